@@ -1,0 +1,76 @@
+// custos command line: `serve` runs the gateway; the other subcommands are clients of the same
+// code (config validation, the session index, recordings).
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "core/log.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "custos — access gateway for non-human identities.\n"
+      "Clients (psql, pgbench, libpq drivers) connect to custos with a custos identity and API\n"
+      "key; custos connects to the target with a credential only it holds, and records every\n"
+      "statement as tamper-evident evidence."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(custos::cli::kVersion));
+
+  std::string config_path = "./custos.yaml";
+  auto add_config = [&](CLI::App* sub) {
+    sub->add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+  };
+
+  auto* serve = app.add_subcommand("serve", "run the gateway (listeners, admin API, recording)");
+  add_config(serve);
+
+  auto* check = app.add_subcommand("check-config", "validate a configuration file and exit");
+  add_config(check);
+
+  auto* sessions = app.add_subcommand("sessions", "list and show recorded sessions");
+  sessions->require_subcommand(1);
+  auto* list = sessions->add_subcommand("list", "list sessions, newest first");
+  add_config(list);
+  int limit = 50;
+  std::string identity_filter;
+  list->add_option("-n,--limit", limit, "at most this many sessions")->capture_default_str();
+  list->add_option("--identity", identity_filter, "only sessions of this identity");
+  auto* show = sessions->add_subcommand("show", "print a readable transcript of one session");
+  add_config(show);
+  std::string session_id;
+  show->add_option("id", session_id, "session id (from `sessions list`)")->required();
+
+  auto* verify = app.add_subcommand(
+      "verify", "recompute every recording's hash chain; exit 1 on any tampering");
+  add_config(verify);
+  std::string verify_session;
+  verify->add_option("--session", verify_session, "verify only this session");
+
+  CLI11_PARSE(app, argc, argv);
+
+  custos::core::init_logging("info");
+  try {
+    if (*serve) {
+      return custos::cli::cmd_serve(config_path);
+    }
+    if (*check) {
+      return custos::cli::cmd_check_config(config_path);
+    }
+    if (*list) {
+      return custos::cli::cmd_sessions_list(config_path, limit, identity_filter);
+    }
+    if (*show) {
+      return custos::cli::cmd_sessions_show(config_path, session_id);
+    }
+    if (*verify) {
+      return custos::cli::cmd_verify(config_path, verify_session);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "custos: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,121 @@
+#pragma once
+// Typed, validated configuration. Every key is declared once in config_loader.cc with its type
+// and default; errors carry file:line and what was expected.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace custos::config {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string to_string() const;  // "host:port", IPv6 hosts in brackets
+};
+
+// A reference to a secret: "env:NAME", "file:PATH", or (tests only) "test-literal:VALUE".
+// Resolved at use time by secrets::resolve(); the config never stores the value.
+struct SecretRef {
+  std::string ref;
+};
+
+struct ListenConfig {
+  std::optional<HostPort> postgres;
+  std::optional<HostPort> admin;
+  bool allow_plaintext_auth = false;
+};
+
+struct TlsConfig {
+  std::string cert;  // PEM path; required when listen.postgres is set
+  std::string key;   // PEM path
+};
+
+struct ApiKey {
+  std::string sha256_hex;                       // lowercase hex, 64 chars
+  std::optional<std::chrono::sys_days> expires;  // key invalid from this day (UTC) on
+  int line = 0;                                  // where it was declared, for messages
+};
+
+struct Identity {
+  std::string name;
+  std::vector<std::string> groups;
+  std::vector<ApiKey> api_keys;
+};
+
+enum class UpstreamTlsMode { kDisable, kRequire, kVerifyFull };
+
+struct UpstreamTls {
+  UpstreamTlsMode mode = UpstreamTlsMode::kDisable;
+  std::string ca;  // PEM bundle for verify-full
+};
+
+enum class ConnectionType { kPostgres };
+
+struct Credentials {
+  std::string username;
+  SecretRef password;
+};
+
+struct Connection {
+  std::string name;
+  ConnectionType type = ConnectionType::kPostgres;
+  HostPort address;
+  std::string database;
+  Credentials credentials;
+  UpstreamTls tls;
+};
+
+// One entry of policies[].rules. Statement rules are parsed but only the loader-supported
+// subset is accepted; anything it cannot enforce is refused at load time.
+struct Rule {
+  int line = 0;
+};
+
+struct Policy {
+  std::string name;
+  std::vector<std::string> identities;   // identity names or "group:NAME"
+  std::vector<std::string> connections;  // connection names, "*" for all
+  std::vector<Rule> rules;
+};
+
+struct Limits {
+  uint32_t max_message_bytes = 64u << 20;       // largest single protocol message accepted
+  std::chrono::seconds idle_timeout{3600};      // close a session idle this long (0 = never)
+  std::chrono::seconds connect_timeout{10};     // dialing + authenticating to a target
+  std::chrono::seconds shutdown_grace{30};      // SIGTERM: drain this long, then close
+  std::chrono::seconds auth_timeout{30};        // client must finish startup+auth within this
+};
+
+struct RecordingConfig {
+  std::chrono::milliseconds fsync_interval{200};  // 0 = fsync after every write
+};
+
+struct Config {
+  std::string source_path;  // the file this came from
+  ListenConfig listen;
+  TlsConfig tls;
+  std::string data_dir = "./data";
+  std::string store = "";  // "sqlite://PATH"; default sqlite://<data_dir>/custos.db
+  std::vector<Identity> identities;
+  std::vector<Connection> connections;
+  std::vector<Policy> policies;
+  Limits limits;
+  RecordingConfig recording;
+  unsigned threads = 0;  // io threads; 0 = one per core
+  std::string log_level = "info";
+
+  const Identity* find_identity(std::string_view name) const;
+  const Connection* find_connection(std::string_view name) const;
+  std::string sqlite_path() const;  // resolved path of the sqlite store
+};
+
+// Loads and validates. Throws nothing: every problem is an Error whose message starts with
+// "FILE:LINE: " and says what was expected.
+Result<Config> load_config(const std::string& path);
+
+}  // namespace custos::config

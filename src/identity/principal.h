@@ -1,0 +1,16 @@
+#pragma once
+// Principal: who a caller was authenticated as. Safe to log and record (no secrets).
+
+#include <string>
+#include <vector>
+
+namespace custos::identity {
+
+struct Principal {
+  std::string identity;             // config identities[].name
+  std::vector<std::string> groups;  // that identity's groups
+  std::string auth_method;          // "api_key"
+  std::string key_id;               // first 12 hex of the key's SHA-256: safe to log
+};
+
+}  // namespace custos::identity

@@ -1,0 +1,697 @@
+#include "protocol/postgres/session.h"
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/hex.h"
+#include "core/metrics.h"
+#include "net/dialer.h"
+#include "policy/connect_policy.h"
+#include "protocol/postgres/md5_password.h"
+#include "protocol/postgres/message.h"
+#include "protocol/postgres/scram_client.h"
+#include "secrets/secret_resolver.h"
+
+namespace custos::postgres {
+
+using namespace asio::experimental::awaitable_operators;
+using core::CloseReason;
+
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr std::string_view kGenericAuthFailure = "custos: authentication failed";
+
+std::string new_session_id() {
+  // Time-ordered prefix for humans, random suffix for uniqueness.
+  auto now = std::chrono::system_clock::now();
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  return fmt::format("{:x}-{}", secs, core::random_hex(6));
+}
+
+}  // namespace
+
+void Session::start(server::Services& services, net::tcp::socket socket) {
+  auto session = std::make_shared<Session>(services, std::move(socket));
+  services.sessions.add(session->id_, session);
+  asio::co_spawn(session->client_.socket().get_executor(),
+                 [session]() -> asio::awaitable<void> { co_await session->run(); },
+                 asio::detached);
+}
+
+Session::Session(server::Services& services, net::tcp::socket socket)
+    : services_(services), id_(new_session_id()), client_(std::move(socket)) {
+  std::error_code ec;
+  client_.socket().set_option(net::tcp::no_delay(true), ec);
+  client_addr_ = client_.remote_address();
+  started_ = last_activity_ = std::chrono::steady_clock::now();
+  core::inc(core::metrics().connections_accepted_total);
+  core::inc(core::metrics().connections_handshake);
+  counted_handshake_ = true;
+}
+
+Session::~Session() {
+  if (counted_handshake_) {
+    core::inc(core::metrics().connections_handshake, -1);
+  }
+  if (counted_active_) {
+    core::inc(core::metrics().connections_active, -1);
+  }
+}
+
+void Session::set_close_reason(CloseReason r) {
+  if (!close_reason_set_) {
+    close_reason_ = r;
+    close_reason_set_ = true;
+  }
+}
+
+void Session::request_close(std::string_view reason) {
+  auto self = shared_from_this();
+  std::string why(reason);
+  asio::post(client_.socket().get_executor(), [self, why] {
+    if (self->closing_) {
+      return;
+    }
+    if (why == "shutdown") {
+      self->set_close_reason(CloseReason::shutdown);
+    } else if (why == "key_revoked") {
+      self->set_close_reason(CloseReason::key_revoked);
+    } else {
+      self->set_close_reason(CloseReason::shutdown);
+    }
+    // Tell the client why before the socket goes away; best effort, the relay may be writing.
+    self->client_.close();
+    if (self->upstream_) {
+      self->upstream_->close();
+    }
+  });
+}
+
+asio::awaitable<void> Session::run() {
+  // Startup and authentication must finish within auth_timeout: a silent client cannot pin a
+  // connection slot.
+  deadline_ = std::make_unique<asio::steady_timer>(client_.socket().get_executor());
+  deadline_->expires_after(services_.cfg.limits.auth_timeout);
+  std::weak_ptr<Session> weak = shared_from_this();
+  deadline_->async_wait([weak](std::error_code ec) {
+    if (ec) {
+      return;
+    }
+    if (auto self = weak.lock()) {
+      spdlog::warn("session={} client={} startup did not finish in time; closing", self->id_,
+                   self->client_addr_);
+      self->set_close_reason(CloseReason::client_error);
+      self->client_.close();
+      if (self->upstream_) {
+        self->upstream_->close();
+      }
+    }
+  });
+
+  auto startup = co_await read_startup();
+  if (startup && co_await authenticate_client(*startup) && co_await connect_upstream(*startup)) {
+    deadline_->cancel();
+    core::inc(core::metrics().connections_handshake, -1);
+    counted_handshake_ = false;
+    core::inc(core::metrics().connections_active);
+    counted_active_ = true;
+    co_await relay();
+  }
+  deadline_->cancel();
+  finish();
+}
+
+asio::awaitable<std::optional<StartupPacket>> Session::read_startup() {
+  const size_t max_len = 10000;  // PostgreSQL's own bound for startup packets
+  bool tls_done = false;
+  bool gss_answered = false;
+  while (true) {
+    size_t consumed = 0;
+    auto decoded = decode_startup(client_in_.readable(), max_len, &consumed);
+    if (!decoded) {
+      core::inc(core::metrics().protocol_errors_total);
+      spdlog::warn("session={} client={} protocol error in startup: {}", id_, client_addr_,
+                   decoded.error().message);
+      set_close_reason(CloseReason::protocol_error);
+      co_await send_error("FATAL", "08P01", "custos: invalid startup packet");
+      co_return std::nullopt;
+    }
+    if (!*decoded) {
+      auto space = client_in_.prepare(1024);
+      auto [ec, n] = co_await client_.read_some(asio::buffer(space.data(), space.size()));
+      if (ec || n == 0) {
+        set_close_reason(CloseReason::client_eof);
+        co_return std::nullopt;
+      }
+      client_in_.commit(n);
+      continue;
+    }
+    StartupPacket packet = std::move(**decoded);
+    client_in_.consume(consumed);
+    switch (packet.kind) {
+      case StartupKind::kSslRequest: {
+        if (tls_done) {
+          set_close_reason(CloseReason::protocol_error);
+          co_await send_error("FATAL", "08P01", "custos: duplicate SSLRequest");
+          co_return std::nullopt;
+        }
+        if (!client_in_.empty()) {
+          // Bytes sent after SSLRequest but before the TLS handshake would be processed as if
+          // they had been protected by TLS (CVE-2021-23214 class): refuse.
+          core::inc(core::metrics().protocol_errors_total);
+          spdlog::warn("session={} client={} data received after SSLRequest before TLS", id_,
+                       client_addr_);
+          set_close_reason(CloseReason::protocol_error);
+          co_await send_error("FATAL", "08P01",
+                              "custos: received unencrypted data after SSL request");
+          co_return std::nullopt;
+        }
+        const char answer = services_.client_tls ? 'S' : 'N';
+        auto [ec, n] = co_await client_.write_all(asio::buffer(&answer, 1));
+        if (ec) {
+          set_close_reason(CloseReason::client_eof);
+          co_return std::nullopt;
+        }
+        if (services_.client_tls) {
+          auto ok = co_await client_.accept_tls(*services_.client_tls);
+          if (!ok) {
+            spdlog::info("session={} client={} {}", id_, client_addr_, ok.error().message);
+            set_close_reason(CloseReason::client_error);
+            co_return std::nullopt;
+          }
+          tls_done = true;
+        }
+        break;
+      }
+      case StartupKind::kGssEncRequest: {
+        if (gss_answered || tls_done) {
+          set_close_reason(CloseReason::protocol_error);
+          co_return std::nullopt;
+        }
+        gss_answered = true;
+        const char answer = 'N';
+        auto [ec, n] = co_await client_.write_all(asio::buffer(&answer, 1));
+        if (ec) {
+          set_close_reason(CloseReason::client_eof);
+          co_return std::nullopt;
+        }
+        break;
+      }
+      case StartupKind::kCancel:
+        co_await handle_cancel(packet);
+        co_return std::nullopt;
+      case StartupKind::kStartup:
+        co_return packet;
+    }
+  }
+}
+
+asio::awaitable<void> Session::handle_cancel(const StartupPacket& cancel) {
+  core::inc(core::metrics().cancel_requests_total);
+  set_close_reason(CloseReason::cancel_request);
+  auto target = services_.cancels.find(ClientKey{cancel.cancel_pid, cancel.cancel_secret});
+  if (!target) {
+    // As PostgreSQL does: no answer either way, so keys cannot be probed.
+    spdlog::info("session={} client={} cancel request with unknown key ignored", id_, client_addr_);
+    co_return;
+  }
+  auto sock = co_await net::dial(target->host, target->port, services_.cfg.limits.connect_timeout);
+  if (!sock) {
+    spdlog::warn("session={} cancel: {}", id_, sock.error().message);
+    co_return;
+  }
+  core::Bytes msg;
+  encode_cancel_request(msg, target->pid, target->secret);
+  auto [ec, n] = co_await asio::async_write(*sock, asio::buffer(msg), net::use_nothrow);
+  // Wait for the server to close so the cancel is processed before we return.
+  char c;
+  co_await sock->async_read_some(asio::buffer(&c, 1), net::use_nothrow);
+  spdlog::info("session={} cancel request forwarded to target backend", id_);
+}
+
+void Session::record_auth_failure(std::string_view claimed_identity, std::string_view connection,
+                                  std::string_view reason) {
+  core::inc(core::metrics().auth_failures_total);
+  spdlog::warn("session={} client={} identity={} connection={} auth_failed: {}", id_, client_addr_,
+               claimed_identity, connection, reason);
+  set_close_reason(CloseReason::auth_failed);
+  if (!recorder_) {
+    auto rec = record::SessionRecorder::create(*services_.sink, id_,
+                                               std::chrono::system_clock::now());
+    if (rec) {
+      recorder_ = std::move(*rec);
+    } else {
+      spdlog::error("session={} cannot record auth failure: {}", id_, rec.error().message);
+      return;
+    }
+  }
+  recorder_->on_auth_failed(
+      record::AuthFailedEvent{claimed_identity, client_addr_, connection, reason});
+  store::SessionRow row;
+  row.id = id_;
+  row.identity = std::string(claimed_identity);
+  row.connection = std::string(connection);
+  row.client_addr = client_addr_;
+  row.started_at = std::chrono::system_clock::now();
+  row.status = "auth_failed";
+  row.recording_path = recorder_->path();
+  if (auto r = services_.store->record_session_start(row); !r) {
+    spdlog::error("session={} store: {}", id_, r.error().message);
+  }
+}
+
+asio::awaitable<bool> Session::authenticate_client(const StartupPacket& startup) {
+  const std::string* user = startup.param("user");
+  const std::string* database = startup.param("database");
+  claimed_identity_ = user ? *user : "";
+  std::string conn_name = database && !database->empty() ? *database : claimed_identity_;
+
+  if (startup.param("replication")) {
+    record_auth_failure(claimed_identity_, conn_name, "replication connections are not supported");
+    co_await send_error("FATAL", "0A000", "custos: replication connections are not supported");
+    co_return false;
+  }
+  if (claimed_identity_.empty()) {
+    record_auth_failure("", conn_name, "no user name in startup packet");
+    co_await send_error("FATAL", "28000", "custos: no identity specified (set user=)");
+    co_return false;
+  }
+  if (!client_.is_tls() && !services_.cfg.listen.allow_plaintext_auth) {
+    record_auth_failure(claimed_identity_, conn_name, "TLS required");
+    co_await send_error("FATAL", "28000",
+                        "custos: TLS is required; connect with sslmode=require or stronger");
+    co_return false;
+  }
+
+  core::Bytes out;
+  encode_auth_cleartext(out);
+  co_await send_to_client(out);
+  auto frame = co_await read_frame(client_, client_in_, Direction::kFrontend);
+  if (!frame) {
+    co_return false;
+  }
+  if (frame->type != 'p') {
+    core::inc(core::metrics().protocol_errors_total);
+    set_close_reason(CloseReason::protocol_error);
+    co_await send_error("FATAL", "08P01", "custos: expected password response");
+    co_return false;
+  }
+  auto password = parse_password_message(frame->payload);
+  if (!password) {
+    core::inc(core::metrics().protocol_errors_total);
+    set_close_reason(CloseReason::protocol_error);
+    co_await send_error("FATAL", "08P01", "custos: malformed password message");
+    co_return false;
+  }
+  std::string_view presented = core::as_chars(password->data);
+  auto principal = services_.authenticator->authenticate(claimed_identity_, presented,
+                                                         std::chrono::system_clock::now());
+  client_in_.consume(frame->wire_size);
+  if (!principal) {
+    record_auth_failure(claimed_identity_, conn_name, principal.error().message);
+    co_await send_error("FATAL", "28P01", kGenericAuthFailure);
+    co_return false;
+  }
+  principal_ = std::move(*principal);
+
+  connection_ = services_.cfg.find_connection(conn_name);
+  std::optional<std::string> policy;
+  if (connection_) {
+    policy = policy::connect_policy_for(services_.cfg, *principal_, *connection_);
+  }
+  if (!connection_ || !policy) {
+    record_auth_failure(claimed_identity_, conn_name,
+                        connection_ ? "no policy permits this identity on this connection"
+                                    : "unknown connection");
+    // One message for both cases, so connection names cannot be enumerated.
+    co_await send_error("FATAL", "28000",
+                        fmt::format("custos: identity \"{}\" may not use connection \"{}\"",
+                                    claimed_identity_, conn_name));
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> Session::connect_upstream(const StartupPacket& startup) {
+  const auto& conn = *connection_;
+  auto unavailable = [&](std::string_view why) -> asio::awaitable<void> {
+    core::inc(core::metrics().upstream_connect_failures_total);
+    spdlog::warn("session={} identity={} connection={} target {} unavailable: {}", id_,
+                 principal_->identity, conn.name, conn.address.to_string(), why);
+    set_close_reason(CloseReason::upstream_unavailable);
+    co_await send_error("FATAL", "08006",
+                        fmt::format("custos: connection \"{}\" is unavailable: target did not "
+                                    "accept the connection",
+                                    conn.name));
+  };
+
+  auto sock = co_await net::dial(conn.address.host, conn.address.port,
+                                 services_.cfg.limits.connect_timeout);
+  if (!sock) {
+    co_await unavailable(sock.error().message);
+    co_return false;
+  }
+  upstream_.emplace(std::move(*sock));
+
+  if (conn.tls.mode != config::UpstreamTlsMode::kDisable) {
+    core::Bytes req;
+    encode_ssl_request(req);
+    auto [ec, n] = co_await upstream_->write_all(asio::buffer(req));
+    char answer = 0;
+    if (!ec) {
+      auto r = co_await upstream_->read_some(asio::buffer(&answer, 1));
+      ec = r.ec;
+    }
+    if (ec || answer != 'S') {
+      co_await unavailable(ec ? ec.message() : "target does not support TLS");
+      co_return false;
+    }
+    auto& ctx = *services_.upstream_tls.at(conn.name);
+    bool verify = conn.tls.mode == config::UpstreamTlsMode::kVerifyFull;
+    auto ok = co_await upstream_->connect_tls(ctx, conn.address.host,
+                                              verify ? conn.address.host : std::string());
+    if (!ok) {
+      co_await unavailable(ok.error().message);
+      co_return false;
+    }
+  }
+  co_return co_await upstream_login(startup);
+}
+
+asio::awaitable<bool> Session::upstream_login(const StartupPacket& startup) {
+  const auto& conn = *connection_;
+  auto password = secrets::resolve(conn.credentials.password);
+  if (!password) {
+    spdlog::error("session={} connection={} credential unavailable: {}", id_, conn.name,
+                  password.error().message);
+    set_close_reason(CloseReason::upstream_unavailable);
+    co_await send_error("FATAL", "08006",
+                        fmt::format("custos: connection \"{}\" is unavailable: credential "
+                                    "could not be resolved",
+                                    conn.name));
+    co_return false;
+  }
+
+  // The caller's own startup parameters (application_name, client_encoding, DateStyle, ...)
+  // pass through; identity and database are replaced by the injected ones.
+  std::vector<std::pair<std::string, std::string>> params;
+  params.emplace_back("user", conn.credentials.username);
+  params.emplace_back("database", conn.database);
+  for (const auto& [k, v] : startup.params) {
+    if (k == "user" || k == "database" || k == "replication" || k.starts_with("_pq_.")) {
+      continue;
+    }
+    params.emplace_back(k, v);
+  }
+  core::Bytes msg;
+  encode_startup(msg, params);
+  if (auto [ec, n] = co_await upstream_->write_all(asio::buffer(msg)); ec) {
+    set_close_reason(CloseReason::upstream_error);
+    co_await send_error("FATAL", "08006",
+                        fmt::format("custos: connection \"{}\" is unavailable", conn.name));
+    co_return false;
+  }
+
+  std::optional<ScramClient> scram;
+  while (true) {
+    auto frame = co_await read_frame(*upstream_, upstream_in_, Direction::kBackend);
+    if (!frame) {
+      set_close_reason(CloseReason::upstream_error);
+      co_await send_error("FATAL", "08006",
+                          fmt::format("custos: connection \"{}\": target closed the connection "
+                                      "during login",
+                                      conn.name));
+      co_return false;
+    }
+    if (frame->type == 'E') {
+      // The target's own error (wrong database, too many connections, ...) reaches the client
+      // unchanged.
+      core::Bytes raw(upstream_in_.readable().begin(),
+                      upstream_in_.readable().begin() + frame->wire_size);
+      upstream_in_.consume(frame->wire_size);
+      auto fields = parse_error_notice(frame->payload);
+      spdlog::warn("session={} connection={} target refused login: {}", id_, conn.name,
+                   fields ? std::string(fields->message()) : "malformed error");
+      set_close_reason(CloseReason::upstream_error);
+      co_await send_to_client(raw);
+      co_return false;
+    }
+    if (frame->type == 'v') {  // NegotiateProtocolVersion: we only speak 3.0; accept and go on
+      upstream_in_.consume(frame->wire_size);
+      continue;
+    }
+    if (frame->type != 'R') {
+      upstream_in_.consume(frame->wire_size);
+      set_close_reason(CloseReason::upstream_error);
+      co_await send_error("FATAL", "08P01", "custos: unexpected message from target during login");
+      co_return false;
+    }
+    auto auth = parse_authentication(frame->payload);
+    if (!auth) {
+      upstream_in_.consume(frame->wire_size);
+      set_close_reason(CloseReason::upstream_error);
+      co_await send_error("FATAL", "08P01", "custos: malformed authentication from target");
+      co_return false;
+    }
+    core::Bytes reply;
+    std::string auth_error;
+    switch (auth->code) {
+      case 0:  // AuthenticationOk
+        upstream_in_.consume(frame->wire_size);
+        co_return co_await finish_upstream_startup();
+      case 3:  // cleartext
+        encode_password(reply, password->reveal());
+        break;
+      case 5: {  // md5
+        if (auth->data.size() != 4) {
+          auth_error = "malformed md5 salt";
+          break;
+        }
+        std::array<uint8_t, 4> salt{auth->data[0], auth->data[1], auth->data[2], auth->data[3]};
+        auto response = md5_password_response(conn.credentials.username, *password, salt);
+        encode_password(reply, response);
+        break;
+      }
+      case 10: {  // SASL
+        if (!mechanisms_include(auth->data, "SCRAM-SHA-256")) {
+          auth_error = "target offers no supported SASL mechanism";
+          break;
+        }
+        scram.emplace(*password);
+        encode_sasl_initial(reply, "SCRAM-SHA-256", core::as_bytes(scram->client_first_message()));
+        break;
+      }
+      case 11: {  // SASLContinue
+        if (!scram) {
+          auth_error = "unexpected SASLContinue";
+          break;
+        }
+        auto final_msg = scram->handle_server_first(core::as_chars(auth->data));
+        if (!final_msg) {
+          auth_error = final_msg.error().message;
+          break;
+        }
+        encode_sasl_response(reply, core::as_bytes(*final_msg));
+        break;
+      }
+      case 12: {  // SASLFinal
+        if (!scram) {
+          auth_error = "unexpected SASLFinal";
+          break;
+        }
+        if (auto ok = scram->verify_server_final(core::as_chars(auth->data)); !ok) {
+          auth_error = ok.error().message;
+        }
+        break;
+      }
+      default:
+        auth_error = fmt::format("target requested unsupported authentication method {}",
+                                 auth->code);
+    }
+    upstream_in_.consume(frame->wire_size);
+    if (!auth_error.empty()) {
+      spdlog::error("session={} connection={} login to target failed: {}", id_, conn.name,
+                    auth_error);
+      set_close_reason(CloseReason::upstream_error);
+      co_await send_error("FATAL", "08006",
+                          fmt::format("custos: connection \"{}\": login to target failed",
+                                      conn.name));
+      co_return false;
+    }
+    if (!reply.empty()) {
+      if (auto [ec, n] = co_await upstream_->write_all(asio::buffer(reply)); ec) {
+        set_close_reason(CloseReason::upstream_error);
+        co_return false;
+      }
+    }
+  }
+}
+
+asio::awaitable<bool> Session::finish_upstream_startup() {
+  // Target accepted the injected credential. Start the recording before the client gets in.
+  const auto& conn = *connection_;
+  auto rec = record::SessionRecorder::create(*services_.sink, id_, std::chrono::system_clock::now());
+  if (!rec) {
+    spdlog::error("session={} cannot open recording: {}", id_, rec.error().message);
+    core::inc(core::metrics().recording_failures_total);
+    set_close_reason(CloseReason::recording_failed);
+    co_await send_error("FATAL", "58030", "custos: session recording unavailable; refusing");
+    co_return false;
+  }
+  recorder_ = std::move(*rec);
+  std::string target = conn.address.to_string() + "/" + conn.database;
+  const std::string tls_version = client_.tls_version();
+  auto started = recorder_->on_session_start(record::SessionStartEvent{
+      principal_->identity, principal_->auth_method,
+      principal_->key_id.empty() ? std::nullopt : std::optional<std::string_view>(principal_->key_id),
+      client_addr_, conn.name, target, tls_version, "postgres"});
+  if (!started) {
+    core::inc(core::metrics().recording_failures_total);
+    set_close_reason(CloseReason::recording_failed);
+    co_await send_error("FATAL", "58030", "custos: session recording unavailable; refusing");
+    co_return false;
+  }
+  recorded_start_ = true;
+  store::SessionRow row;
+  row.id = id_;
+  row.identity = principal_->identity;
+  row.auth_method = principal_->auth_method;
+  row.connection = conn.name;
+  row.client_addr = client_addr_;
+  row.target = target;
+  row.started_at = std::chrono::system_clock::now();
+  row.status = "active";
+  row.recording_path = recorder_->path();
+  if (auto r = services_.store->record_session_start(row); !r) {
+    spdlog::error("session={} store: {}", id_, r.error().message);
+  }
+  spdlog::info("session={} identity={} auth={} key={} connection={} client={} tls={} started", id_,
+               principal_->identity, principal_->auth_method, principal_->key_id, conn.name,
+               client_addr_, client_.tls_version());
+
+  core::Bytes out;
+  encode_auth_ok(out);
+  // Forward the target's ParameterStatus/notices, swap BackendKeyData for our own, and stop at
+  // the first ReadyForQuery.
+  while (true) {
+    auto frame = co_await read_frame(*upstream_, upstream_in_, Direction::kBackend);
+    if (!frame) {
+      set_close_reason(CloseReason::upstream_error);
+      co_await send_error("FATAL", "08006",
+                          fmt::format("custos: connection \"{}\": target closed the connection",
+                                      conn.name));
+      co_return false;
+    }
+    auto raw = upstream_in_.readable().first(frame->wire_size);
+    bool done = false;
+    if (frame->type == 'K') {
+      auto key = parse_backend_key_data(frame->payload);
+      if (key) {
+        client_key_ = services_.cancels.add(
+            UpstreamKey{conn.address.host, conn.address.port, key->pid, key->secret});
+        encode_backend_key_data(out, client_key_->pid, client_key_->secret);
+      }
+    } else {
+      core::append(out, raw);
+      if (frame->type == 'Z') {
+        done = true;
+      } else if (frame->type == 'E') {
+        upstream_in_.consume(frame->wire_size);
+        set_close_reason(CloseReason::upstream_error);
+        co_await send_to_client(out);
+        co_return false;
+      }
+    }
+    upstream_in_.consume(frame->wire_size);
+    if (done) {
+      break;
+    }
+  }
+  co_await send_to_client(out);
+  co_return client_.is_open();
+}
+
+asio::awaitable<std::optional<Frame>> Session::read_frame(net::Stream& stream,
+                                                          core::ReadBuffer& buf, Direction dir) {
+  while (true) {
+    auto decoded = decode_frame(buf.readable(), dir, services_.cfg.limits.max_message_bytes);
+    if (!decoded) {
+      core::inc(core::metrics().protocol_errors_total);
+      spdlog::warn("session={} protocol error from {}: {}", id_,
+                   dir == Direction::kFrontend ? "client" : "target", decoded.error().message);
+      set_close_reason(CloseReason::protocol_error);
+      if (dir == Direction::kFrontend) {
+        co_await send_error("FATAL", "08P01", "custos: protocol violation: " + decoded.error().message);
+      }
+      co_return std::nullopt;
+    }
+    if (*decoded) {
+      co_return **decoded;
+    }
+    auto space = buf.prepare(kReadChunk);
+    auto [ec, n] = co_await stream.read_some(asio::buffer(space.data(), space.size()));
+    if (ec || n == 0) {
+      set_close_reason(&stream == &client_ ? CloseReason::client_eof : CloseReason::upstream_eof);
+      co_return std::nullopt;
+    }
+    buf.commit(n);
+  }
+}
+
+asio::awaitable<void> Session::send_to_client(const core::Bytes& bytes) {
+  if (bytes.empty()) {
+    co_return;
+  }
+  auto [ec, n] = co_await client_.write_all(asio::buffer(bytes));
+  if (ec) {
+    set_close_reason(CloseReason::client_eof);
+    client_.close();
+  }
+}
+
+asio::awaitable<void> Session::send_error(std::string_view severity, std::string_view sqlstate,
+                                          std::string_view message, std::string_view hint) {
+  core::Bytes out;
+  encode_error(out, severity, sqlstate, message, hint);
+  co_await send_to_client(out);
+}
+
+void Session::finish() {
+  if (closing_) {
+    return;
+  }
+  closing_ = true;
+  core::metrics().count_close(close_reason_);
+  if (client_key_) {
+    services_.cancels.remove(*client_key_);
+  }
+  client_.close();
+  if (upstream_) {
+    upstream_->close();
+  }
+  const std::string reason(core::close_reason_name(close_reason_));
+  if (recorder_) {
+    recorder_->on_session_end(
+        record::SessionEndEvent{reason, bytes_from_client_, bytes_from_target_});
+    if (auto r = services_.store->record_session_end(id_, std::chrono::system_clock::now(),
+                                                     reason, statements_, bytes_from_client_,
+                                                     bytes_from_target_);
+        !r) {
+      spdlog::error("session={} store: {}", id_, r.error().message);
+    }
+  }
+  if (principal_) {
+    spdlog::info("session={} identity={} connection={} closed reason={} statements={} "
+                 "bytes_in={} bytes_out={}",
+                 id_, principal_->identity, connection_ ? connection_->name : "", 
+                 core::close_reason_name(close_reason_), statements_, bytes_from_client_,
+                 bytes_from_target_);
+  } else {
+    spdlog::debug("session={} client={} closed reason={}", id_, client_addr_,
+                  core::close_reason_name(close_reason_));
+  }
+  services_.sessions.remove(id_);
+}
+
+}  // namespace custos::postgres

@@ -1,0 +1,186 @@
+#include "server/gateway.h"
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include "api/admin_server.h"
+#include "net/io_pool.h"
+#include "net/stream.h"
+#include "protocol/postgres/session.h"
+#include "server/services.h"
+#include "store/store.h"
+
+namespace custos::server {
+
+namespace {
+
+std::unique_ptr<asio::ssl::context> make_client_tls(const config::TlsConfig& tls) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  std::error_code ec;
+  ctx->use_certificate_chain_file(tls.cert, ec);
+  if (ec) {
+    throw std::runtime_error("tls.cert: cannot load " + tls.cert + ": " + ec.message());
+  }
+  ctx->use_private_key_file(tls.key, asio::ssl::context::pem, ec);
+  if (ec) {
+    throw std::runtime_error("tls.key: cannot load " + tls.key + ": " + ec.message());
+  }
+  SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_SERVER);
+  return ctx;
+}
+
+std::unique_ptr<asio::ssl::context> make_upstream_tls(const config::Connection& conn) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);
+  if (conn.tls.mode == config::UpstreamTlsMode::kVerifyFull) {
+    std::error_code ec;
+    if (conn.tls.ca.empty()) {
+      ctx->set_default_verify_paths(ec);
+    } else {
+      ctx->load_verify_file(conn.tls.ca, ec);
+    }
+    if (ec) {
+      throw std::runtime_error("connection " + conn.name + ": cannot load tls.ca: " + ec.message());
+    }
+    ctx->set_verify_mode(asio::ssl::verify_peer);
+  } else {
+    ctx->set_verify_mode(asio::ssl::verify_none);
+  }
+  return ctx;
+}
+
+asio::awaitable<void> accept_loop(net::tcp::acceptor& acceptor, net::IoPool& pool,
+                                  Services& services) {
+  while (acceptor.is_open()) {
+    auto& ctx = pool.next();
+    auto [ec, socket] = co_await acceptor.async_accept(ctx, net::use_nothrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+        co_return;
+      }
+      spdlog::warn("accept failed: {}", ec.message());
+      // Out of descriptors and the like: back off instead of spinning.
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+      co_await t.async_wait(net::use_nothrow);
+      continue;
+    }
+    postgres::Session::start(services, std::move(socket));
+  }
+}
+
+net::tcp::endpoint resolve_listen(asio::io_context& ctx, const config::HostPort& hp) {
+  net::tcp::resolver resolver(ctx);
+  auto results = resolver.resolve(hp.host, std::to_string(hp.port));
+  return results.begin()->endpoint();
+}
+
+}  // namespace
+
+int run_gateway(config::Config cfg) {
+  auto services = std::make_unique<Services>();
+  services->cfg = std::move(cfg);
+  const auto& c = services->cfg;
+  std::filesystem::create_directories(c.data_dir);
+  services->authenticator = std::make_unique<identity::ApiKeyAuthenticator>(c);
+  auto sink = record::RecordingSink::open(
+      record::RecordingSinkOptions{c.data_dir, c.recording.fsync_interval, {}});
+  if (!sink) {
+    throw std::runtime_error("recordings: " + sink.error().message);
+  }
+  services->sink = std::move(*sink);
+  auto store = store::open_store(c.store.empty() ? "sqlite://" + c.sqlite_path() : c.store);
+  if (!store) {
+    throw std::runtime_error("store: " + store.error().message);
+  }
+  services->store = std::move(*store);
+  if (!c.tls.cert.empty()) {
+    services->client_tls = make_client_tls(c.tls);
+  }
+  for (const auto& conn : c.connections) {
+    if (conn.tls.mode != config::UpstreamTlsMode::kDisable) {
+      services->upstream_tls[conn.name] = make_upstream_tls(conn);
+    }
+  }
+  if (c.listen.allow_plaintext_auth) {
+    spdlog::warn("listen.allow_plaintext_auth is true: API keys may cross the network "
+                 "unencrypted");
+  }
+
+  net::IoPool pool(c.threads);
+  asio::io_context main_ctx(1);
+  std::optional<net::tcp::acceptor> pg_acceptor;
+  if (c.listen.postgres) {
+    auto ep = resolve_listen(main_ctx, *c.listen.postgres);
+    pg_acceptor.emplace(main_ctx);
+    pg_acceptor->open(ep.protocol());
+    pg_acceptor->set_option(net::tcp::acceptor::reuse_address(true));
+    std::error_code ec;
+    pg_acceptor->bind(ep, ec);
+    if (ec) {
+      throw std::runtime_error("cannot listen on " + c.listen.postgres->to_string() + ": " +
+                               ec.message());
+    }
+    pg_acceptor->listen(asio::socket_base::max_listen_connections);
+    spdlog::info("postgres listening on {} (tls={})", c.listen.postgres->to_string(),
+                 services->client_tls ? "yes" : "no");
+  }
+  api::AdminServer admin(*services);
+  if (c.listen.admin) {
+    admin.start(c.listen.admin->host, c.listen.admin->port);
+  }
+
+  pool.start();
+  if (pg_acceptor) {
+    asio::co_spawn(main_ctx, accept_loop(*pg_acceptor, pool, *services), asio::detached);
+  }
+
+  asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code ec, int sig) {
+    if (ec) {
+      return;
+    }
+    spdlog::info("received signal {}: no longer accepting; draining {} sessions (grace {}s)", sig,
+                 services->sessions.size(), c.limits.shutdown_grace.count());
+    services->shutting_down = true;
+    if (pg_acceptor) {
+      std::error_code ignored;
+      pg_acceptor->close(ignored);
+    }
+    main_ctx.stop();
+  });
+  ::signal(SIGPIPE, SIG_IGN);
+  main_ctx.run();
+
+  // Drain: sessions finish on their own until the deadline, then are closed.
+  auto deadline = std::chrono::steady_clock::now() + c.limits.shutdown_grace;
+  while (services->sessions.size() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (services->sessions.size() > 0) {
+    spdlog::info("grace period over: closing {} sessions", services->sessions.size());
+    services->sessions.close_all("shutdown");
+    auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (services->sessions.size() > 0 && std::chrono::steady_clock::now() < hard) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  admin.stop();
+  pool.stop();
+  pool.join();
+  services->sink->stop();
+  spdlog::info("custos stopped");
+  return 0;
+}
+
+}  // namespace custos::server

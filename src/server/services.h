@@ -1,0 +1,34 @@
+#pragma once
+// The shared services one `custos serve` process wires together and every protocol session
+// uses. Built once at start-up (where exceptions are allowed), read-only afterwards except for
+// the internally synchronised members.
+
+#include <asio/ssl.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "identity/api_key_authenticator.h"
+#include "protocol/postgres/cancel_registry.h"
+#include "record/recording_sink.h"
+#include "server/session_registry.h"
+#include "store/store.h"
+
+namespace custos::server {
+
+struct Services {
+  config::Config cfg;
+  std::unique_ptr<identity::ApiKeyAuthenticator> authenticator;
+  std::unique_ptr<record::RecordingSink> sink;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<asio::ssl::context> client_tls;  // null when no client TLS is configured
+  std::map<std::string, std::unique_ptr<asio::ssl::context>> upstream_tls;  // by connection
+  postgres::CancelRegistry cancels;
+  SessionRegistry sessions;
+  std::atomic<bool> shutting_down{false};
+};
+
+}  // namespace custos::server

@@ -1,0 +1,325 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+
+namespace custos::store {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+// Migration N (1-based) is kMigrations[N-1]. Append only; never edit an applied one.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE sessions (
+  id                TEXT PRIMARY KEY,
+  identity          TEXT NOT NULL,
+  auth_method       TEXT NOT NULL DEFAULT '',
+  connection        TEXT NOT NULL DEFAULT '',
+  client_addr       TEXT NOT NULL DEFAULT '',
+  target            TEXT NOT NULL DEFAULT '',
+  started_at_us     INTEGER NOT NULL,
+  ended_at_us       INTEGER,
+  close_reason      TEXT NOT NULL DEFAULT '',
+  statements        INTEGER NOT NULL DEFAULT 0,
+  bytes_from_client INTEGER NOT NULL DEFAULT 0,
+  bytes_from_target INTEGER NOT NULL DEFAULT 0,
+  recording_path    TEXT NOT NULL DEFAULT '',
+  status            TEXT NOT NULL DEFAULT 'active'
+);
+CREATE INDEX sessions_started ON sessions(started_at_us DESC);
+CREATE INDEX sessions_identity_started ON sessions(identity, started_at_us DESC);
+)sql",
+};
+
+constexpr const char* kSessionColumns =
+    "id, identity, auth_method, connection, client_addr, target, started_at_us, ended_at_us, "
+    "close_reason, statements, bytes_from_client, bytes_from_target, recording_path, status";
+
+int64_t to_us(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+Clock::time_point from_us(int64_t us) {
+  return Clock::time_point(
+      std::chrono::duration_cast<Clock::duration>(std::chrono::microseconds(us)));
+}
+
+std::string column_text(sqlite3_stmt* s, int i) {
+  const unsigned char* p = sqlite3_column_text(s, i);
+  return p ? std::string(reinterpret_cast<const char*>(p), size_t(sqlite3_column_bytes(s, i)))
+           : std::string();
+}
+
+SessionRow read_row(sqlite3_stmt* s) {
+  SessionRow r;
+  r.id = column_text(s, 0);
+  r.identity = column_text(s, 1);
+  r.auth_method = column_text(s, 2);
+  r.connection = column_text(s, 3);
+  r.client_addr = column_text(s, 4);
+  r.target = column_text(s, 5);
+  r.started_at = from_us(sqlite3_column_int64(s, 6));
+  if (sqlite3_column_type(s, 7) != SQLITE_NULL) {
+    r.ended_at = from_us(sqlite3_column_int64(s, 7));
+  }
+  r.close_reason = column_text(s, 8);
+  r.statements = uint64_t(sqlite3_column_int64(s, 9));
+  r.bytes_from_client = uint64_t(sqlite3_column_int64(s, 10));
+  r.bytes_from_target = uint64_t(sqlite3_column_int64(s, 11));
+  r.recording_path = column_text(s, 12);
+  r.status = column_text(s, 13);
+  return r;
+}
+
+void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
+}
+
+// Resets a reused statement when the call is done with it, whatever the outcome.
+struct StmtGuard {
+  sqlite3_stmt* s;
+  ~StmtGuard() {
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+  }
+};
+
+}  // namespace
+
+Error SqliteStore::db_error(const std::string& what) const {
+  return Error{ErrorCode::kIo, "sqlite store " + path_ + ": " + what + ": " +
+                                   (db_ ? sqlite3_errmsg(db_) : "no database")};
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
+  if (path.empty()) {
+    return fail(ErrorCode::kConfig, "sqlite store: empty path");
+  }
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return fail(ErrorCode::kIo,
+                  "sqlite store: cannot create directory " + parent.string() + ": " + ec.message());
+    }
+  }
+  std::unique_ptr<SqliteStore> st(new SqliteStore(path));
+  int rc =
+      sqlite3_open_v2(path.c_str(), &st->db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    return Unexpected(st->db_error("cannot open"));
+  }
+  sqlite3_busy_timeout(st->db_, 5000);
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
+    if (auto r = st->exec(pragma); !r) {
+      return Unexpected(r.error());
+    }
+  }
+  if (auto r = st->migrate(); !r) {
+    return Unexpected(r.error());
+  }
+  struct {
+    sqlite3_stmt** slot;
+    std::string sql;
+  } stmts[] = {
+      {&st->insert_session_,
+       std::string("INSERT INTO sessions (") + kSessionColumns +
+           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
+      {&st->end_session_,
+       "UPDATE sessions SET ended_at_us = ?2, close_reason = ?3, statements = ?4, "
+       "bytes_from_client = ?5, bytes_from_target = ?6, status = CASE WHEN status = "
+       "'auth_failed' OR ?3 = 'auth_failed' THEN 'auth_failed' ELSE 'closed' END WHERE id = ?1"},
+      {&st->list_all_, std::string("SELECT ") + kSessionColumns +
+                           " FROM sessions ORDER BY started_at_us DESC, id DESC LIMIT ?1"},
+      {&st->list_identity_,
+       std::string("SELECT ") + kSessionColumns +
+           " FROM sessions WHERE identity = ?2 ORDER BY started_at_us DESC, id DESC LIMIT ?1"},
+      {&st->get_session_,
+       std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE id = ?1"},
+  };
+  for (auto& s : stmts) {
+    auto p = st->prepare(s.sql.c_str());
+    if (!p) {
+      return Unexpected(p.error());
+    }
+    *s.slot = *p;
+  }
+  return st;
+}
+
+SqliteStore::~SqliteStore() {
+  for (sqlite3_stmt* s : {insert_session_, end_session_, list_all_, list_identity_, get_session_}) {
+    sqlite3_finalize(s);
+  }
+  sqlite3_close_v2(db_);
+}
+
+Result<void> SqliteStore::exec(const char* sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return fail(ErrorCode::kIo, "sqlite store " + path_ + ": " + msg);
+  }
+  return {};
+}
+
+Result<sqlite3_stmt*> SqliteStore::prepare(const char* sql) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+    return Unexpected(db_error("prepare"));
+  }
+  return s;
+}
+
+int SqliteStore::schema_version() {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* s = nullptr;
+  int v = 0;
+  if (sqlite3_prepare_v2(db_, "SELECT max(version) FROM schema_version", -1, &s, nullptr) ==
+          SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW) {
+    v = sqlite3_column_int(s, 0);
+  }
+  sqlite3_finalize(s);
+  return v;
+}
+
+Result<void> SqliteStore::migrate() {
+  // BEGIN IMMEDIATE: two processes opening a fresh database do not both migrate.
+  if (auto r = exec("BEGIN IMMEDIATE"); !r) {
+    return r;
+  }
+  auto rollback = [&](Result<void> r) {
+    static_cast<void>(exec("ROLLBACK"));
+    return r;
+  };
+  if (auto r = exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
+                    "applied_at_us INTEGER NOT NULL)");
+      !r) {
+    return rollback(r);
+  }
+  int current = 0;
+  {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &s,
+                           nullptr) != SQLITE_OK ||
+        sqlite3_step(s) != SQLITE_ROW) {
+      sqlite3_finalize(s);
+      return rollback(Unexpected(db_error("read schema_version")));
+    }
+    current = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+  }
+  constexpr int kLatest = int(std::size(kMigrations));
+  if (current > kLatest) {
+    return rollback(fail(ErrorCode::kConfig, "sqlite store " + path_ + " has schema version " +
+                                                 std::to_string(current) +
+                                                 ", newer than this binary (" +
+                                                 std::to_string(kLatest) + ")"));
+  }
+  for (int v = current + 1; v <= kLatest; ++v) {
+    if (auto r = exec(kMigrations[v - 1]); !r) {
+      return rollback(r);
+    }
+    std::string mark = "INSERT INTO schema_version (version, applied_at_us) VALUES (" +
+                       std::to_string(v) + ", " + std::to_string(to_us(Clock::now())) + ")";
+    if (auto r = exec(mark.c_str()); !r) {
+      return rollback(r);
+    }
+  }
+  return exec("COMMIT");
+}
+
+Result<void> SqliteStore::record_session_start(const SessionRow& row) {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* s = insert_session_;
+  StmtGuard guard{s};
+  bind_text(s, 1, row.id);
+  bind_text(s, 2, row.identity);
+  bind_text(s, 3, row.auth_method);
+  bind_text(s, 4, row.connection);
+  bind_text(s, 5, row.client_addr);
+  bind_text(s, 6, row.target);
+  sqlite3_bind_int64(s, 7, to_us(row.started_at));
+  if (row.ended_at) {
+    sqlite3_bind_int64(s, 8, to_us(*row.ended_at));
+  } else {
+    sqlite3_bind_null(s, 8);
+  }
+  bind_text(s, 9, row.close_reason);
+  sqlite3_bind_int64(s, 10, int64_t(row.statements));
+  sqlite3_bind_int64(s, 11, int64_t(row.bytes_from_client));
+  sqlite3_bind_int64(s, 12, int64_t(row.bytes_from_target));
+  bind_text(s, 13, row.recording_path);
+  bind_text(s, 14, row.status.empty() ? std::string("active") : row.status);
+  if (sqlite3_step(s) != SQLITE_DONE) {
+    return Unexpected(db_error("insert session " + row.id));
+  }
+  return {};
+}
+
+Result<void> SqliteStore::record_session_end(const std::string& id, Clock::time_point end_time,
+                                             const std::string& close_reason, uint64_t statements,
+                                             uint64_t bytes_from_client,
+                                             uint64_t bytes_from_target) {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* s = end_session_;
+  StmtGuard guard{s};
+  bind_text(s, 1, id);
+  sqlite3_bind_int64(s, 2, to_us(end_time));
+  bind_text(s, 3, close_reason);
+  sqlite3_bind_int64(s, 4, int64_t(statements));
+  sqlite3_bind_int64(s, 5, int64_t(bytes_from_client));
+  sqlite3_bind_int64(s, 6, int64_t(bytes_from_target));
+  if (sqlite3_step(s) != SQLITE_DONE) {
+    return Unexpected(db_error("end session " + id));
+  }
+  if (sqlite3_changes(db_) == 0) {
+    return fail(ErrorCode::kNotFound, "no session " + id);
+  }
+  return {};
+}
+
+Result<std::vector<SessionRow>> SqliteStore::list_sessions(
+    size_t limit, const std::optional<std::string>& identity) {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* s = identity ? list_identity_ : list_all_;
+  StmtGuard guard{s};
+  sqlite3_bind_int64(s, 1, int64_t(std::min<size_t>(limit, size_t(INT64_MAX))));
+  if (identity) {
+    bind_text(s, 2, *identity);
+  }
+  std::vector<SessionRow> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    out.push_back(read_row(s));
+  }
+  if (rc != SQLITE_DONE) {
+    return Unexpected(db_error("list sessions"));
+  }
+  return out;
+}
+
+Result<SessionRow> SqliteStore::get_session(const std::string& id) {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* s = get_session_;
+  StmtGuard guard{s};
+  bind_text(s, 1, id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    return read_row(s);
+  }
+  if (rc == SQLITE_DONE) {
+    return fail(ErrorCode::kNotFound, "no session " + id);
+  }
+  return Unexpected(db_error("get session " + id));
+}
+
+}  // namespace custos::store
