@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# custos vs pgbouncer vs direct, in one run, on this machine.
+#   bench/pgbench.sh                  # defaults: 3 rounds x 10 s per workload
+#   ROUNDS=5 DURATION=20 bench/pgbench.sh
+# Prints TPS per target and the ratios custos/pgbouncer and custos/direct for pgbench -S in
+# simple, extended and prepared mode and for TPC-B, interleaved round by round; then wall-time
+# ratios for a 1M-row `select *` and `COPY ... TO STDOUT`. Recording is on, as in production.
+# With POLICY=readonly a second custos runs with a readonly statement policy and is reported
+# beside the first.
+source "$(dirname "$0")/lib.sh"
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+CLIENTS=${CLIENTS:-8}
+
+start_postgres
+make_certs
+start_pgbouncer
+start_custos
+TARGETS=(direct pgbouncer custos)
+if [[ "${POLICY:-}" == "readonly" ]]; then
+  PLAIN_PORT=$CUSTOS_PORT PLAIN_KEY=$CUSTOS_KEY
+  start_custos "    rules:
+      - allow: { kinds: [readonly] }
+      - allow: { kinds: [insert, update], tables: [\"pgbench_*\"] }"
+  POLICY_PORT=$CUSTOS_PORT POLICY_KEY=$CUSTOS_KEY
+  CUSTOS_PORT=$PLAIN_PORT CUSTOS_KEY=$PLAIN_KEY
+  TARGETS+=(custos_policy)
+fi
+
+env $(conn_env direct) pgbench -h 127.0.0.1 -i -s 10 -q orders >/dev/null 2>&1
+
+declare -A TPS
+run_pgbench() {  # target mode extra-args...
+  local target=$1 mode=$2; shift 2
+  local envs
+  if [[ $target == custos_policy ]]; then envs=$(conn_env custos "$POLICY_PORT" "$POLICY_KEY");
+  else envs=$(conn_env "$target"); fi
+  env $envs pgbench -h 127.0.0.1 -n -M "$mode" -c "$CLIENTS" -j 2 -T "$DURATION" "$@" orders 2>/dev/null \
+    | awk '/^tps = / {print $3; exit}'
+}
+
+WORKLOADS=("S simple" "S extended" "S prepared" "B simple")
+echo "pgbench: $ROUNDS rounds x ${DURATION}s, -c $CLIENTS -j 2, scale 10; targets: ${TARGETS[*]}"
+for round in $(seq 1 "$ROUNDS"); do
+  for w in "${WORKLOADS[@]}"; do
+    set -- $w
+    for t in "${TARGETS[@]}"; do
+      if [[ $1 == S ]]; then tps=$(run_pgbench "$t" "$2" -S); else tps=$(run_pgbench "$t" "$2"); fi
+      TPS["$1 $2 $t"]+="$tps "
+      printf 'round %d  %-3s %-9s %-14s %10.1f tps\n' "$round" "-$1" "$2" "$t" "$tps"
+    done
+  done
+done
+
+echo
+printf '%-16s %12s %12s %12s %10s %10s' workload direct pgbouncer custos c/bouncer c/direct
+[[ " ${TARGETS[*]} " == *custos_policy* ]] && printf ' %14s %10s %12s' custos+policy p/bouncer p/custos
+echo
+for w in "${WORKLOADS[@]}"; do
+  set -- $w
+  d=$(median ${TPS["$1 $2 direct"]}); b=$(median ${TPS["$1 $2 pgbouncer"]}); c=$(median ${TPS["$1 $2 custos"]})
+  printf '%-16s %12.1f %12.1f %12.1f %10s %10s' "-$1 $2" "$d" "$b" "$c" "$(ratio "$c" "$b")" "$(ratio "$c" "$d")"
+  if [[ " ${TARGETS[*]} " == *custos_policy* ]]; then
+    p=$(median ${TPS["$1 $2 custos_policy"]})
+    printf ' %14.1f %10s %12s' "$p" "$(ratio "$p" "$b")" "$(ratio "$p" "$c")"
+  fi
+  echo
+done
+
+# Large results: wall time of 1M rows through each target (median of REPS runs).
+REPS=${REPS:-3}
+DB=orders psql_super -c "drop table if exists big; create table big as select g as id, md5(g::text) as h, g*2 as n, now() as t from generate_series(1,1000000) g; alter table big owner to app_rw" >/dev/null
+timeit() {  # target sql
+  local envs; envs=$(conn_env "$1")
+  local t0 t1
+  t0=$(date +%s.%N)
+  env $envs psql -X -q -h 127.0.0.1 -d orders -o /dev/null -c "$2" >/dev/null
+  t1=$(date +%s.%N)
+  python3 -c "print($t1-$t0)"
+}
+echo
+printf '%-28s %10s %10s %10s %10s %10s\n' "large result (median s)" direct pgbouncer custos c/direct c/bouncer
+for q in "select * from big" "copy big to stdout"; do
+  declare -A W=()
+  for r in $(seq 1 "$REPS"); do
+    for t in direct pgbouncer custos; do W[$t]+="$(timeit "$t" "$q") "; done
+  done
+  d=$(median ${W[direct]}); b=$(median ${W[pgbouncer]}); c=$(median ${W[custos]})
+  printf '%-28s %10.3f %10.3f %10.3f %10s %10s\n' "$q" "$d" "$b" "$c" "$(ratio "$c" "$d")" "$(ratio "$c" "$b")"
+done
