@@ -70,10 +70,21 @@ struct Connection {
   UpstreamTls tls;
 };
 
-// One entry of policies[].rules. Statement rules are parsed but only the loader-supported
-// subset is accepted; anything it cannot enforce is refused at load time.
+// One entry of policies[].rules (see src/policy/statement_policy.h for the matching semantics).
+// Only what the loader can enforce is accepted; anything else is refused at load time.
+enum class RuleAction { kAllow, kDeny, kHold };
+
 struct Rule {
   int line = 0;
+  RuleAction action = RuleAction::kDeny;
+  std::vector<std::string> kinds;           // as written (for messages), "readonly" included
+  uint64_t kind_mask = 0;                   // bit (1 << sql::Kind) per kind, readonly expanded
+  std::vector<std::string> kind_functions;  // "function:NAME" entries of kinds, NAME canonical
+  std::vector<std::string> tables;          // globs: "orders.*", "*.audit_log", "line_items"
+  std::vector<std::string> functions;       // function names, canonical (no "pg_catalog.")
+  bool require_where = false;               // allow only
+  std::optional<uint64_t> max_rows;         // allow only
+  std::string message;                      // deny/hold: shown to the client
 };
 
 struct Policy {
@@ -81,6 +92,7 @@ struct Policy {
   std::vector<std::string> identities;   // identity names or "group:NAME"
   std::vector<std::string> connections;  // connection names, "*" for all
   std::vector<Rule> rules;
+  bool default_allow = false;            // `default: allow`; no rule matched → this
 };
 
 struct Limits {

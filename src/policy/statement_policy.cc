@@ -1,0 +1,343 @@
+#include "policy/statement_policy.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <vector>
+
+#include "sql/function_catalog.h"
+
+namespace custos::policy {
+namespace {
+
+using sql::Kind;
+
+bool in_list(const std::vector<std::string>& list, const std::string& name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+// `*` matches any run of characters (within one name part: callers split on '.').
+bool part_matches(std::string_view glob, std::string_view s) {
+  size_t g = 0, i = 0, star = std::string_view::npos, mark = 0;
+  while (i < s.size()) {
+    if (g < glob.size() && glob[g] == '*') {
+      star = g++;
+      mark = i;
+    } else if (g < glob.size() && glob[g] == s[i]) {
+      ++g;
+      ++i;
+    } else if (star != std::string_view::npos) {
+      g = star + 1;
+      i = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.size() && glob[g] == '*') {
+    ++g;
+  }
+  return g == glob.size();
+}
+
+std::vector<std::string_view> split_dots(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = s.find('.', start);
+    out.push_back(s.substr(start, dot == std::string_view::npos ? std::string_view::npos
+                                                                 : dot - start));
+    if (dot == std::string_view::npos) {
+      return out;
+    }
+    start = dot + 1;
+  }
+}
+
+bool parts_match(const std::vector<std::string_view>& g, const std::vector<std::string_view>& t) {
+  if (g.size() != t.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (!part_matches(g[i], t[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool any_table_matches(const std::vector<std::string>& globs, const std::string& table) {
+  for (const std::string& g : globs) {
+    if (table_glob_matches(g, table)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<const std::string*> all_tables(const sql::Command& cmd) {
+  std::vector<const std::string*> out;
+  for (const auto& t : cmd.tables_read) {
+    out.push_back(&t);
+  }
+  for (const auto& t : cmd.tables_written) {
+    out.push_back(&t);
+  }
+  return out;
+}
+
+bool kind_in(uint64_t mask, Kind k) { return (mask & sql::kind_bit(k)) != 0; }
+
+// Is kind k of cmd covered by an allow rule?
+bool kind_covered(const config::Rule& r, const sql::Command& cmd, Kind k) {
+  if (kind_in(r.kind_mask, k)) {
+    return true;
+  }
+  if ((k != Kind::kCall && k != Kind::kDangerousFunction) || r.kind_functions.empty()) {
+    return false;
+  }
+  // Covered when every function that caused this kind is listed as function:NAME.
+  const sql::FunctionClass cause =
+      k == Kind::kCall ? sql::FunctionClass::kUser : sql::FunctionClass::kDangerous;
+  bool any = false;
+  for (const std::string& f : cmd.functions) {
+    if (sql::classify_function(f) != cause) {
+      continue;
+    }
+    any = true;
+    if (!in_list(r.kind_functions, sql::canonical_function_name(f))) {
+      return false;
+    }
+  }
+  // A `call` with no user function behind it (CALL of a built-in procedure) is not coverable.
+  return any;
+}
+
+Verdict make(Decision d, const config::Policy& p, int rule, Kind k, std::string reason) {
+  Verdict v;
+  v.decision = d;
+  v.policy = p.name;
+  v.rule = rule;
+  v.deciding_kind = k;
+  v.reason = std::move(reason);
+  return v;
+}
+
+std::string rule_label(int rule) { return rule == 0 ? "default" : "rule " + std::to_string(rule); }
+
+}  // namespace
+
+uint64_t readonly_kind_mask() {
+  uint64_t m = 0;
+  for (Kind k : {Kind::kSelect, Kind::kShow, Kind::kExplain, Kind::kCopyOut, Kind::kTransaction,
+                 Kind::kSet, Kind::kPrepare, Kind::kExecute, Kind::kDeallocate}) {
+    m |= sql::kind_bit(k);
+  }
+  return m;
+}
+
+bool table_glob_matches(std::string_view glob, std::string_view table) {
+  const auto g = split_dots(glob);
+  const auto t = split_dots(table);
+  if (parts_match(g, t)) {
+    return true;
+  }
+  // Unqualified table = public.table; public.table also answers to the unqualified glob.
+  if (t.size() == 1 && g.size() == 2) {
+    return part_matches(g[0], "public") && part_matches(g[1], t[0]);
+  }
+  if (t.size() == 2 && g.size() == 1 && t[0] == "public") {
+    return part_matches(g[0], t[1]);
+  }
+  return false;
+}
+
+Verdict evaluate_parse_error(const config::Policy& policy) {
+  Verdict v = make(Decision::kDeny, policy, 0, Kind::kOther, "statement could not be parsed");
+  v.message = "statement could not be parsed";
+  return v;
+}
+
+Verdict evaluate(const config::Policy& policy, const sql::Command& cmd) {
+  const Kind primary = cmd.kinds.empty() ? Kind::kOther : cmd.kinds.front();
+  if (cmd.unresolved_execute) {
+    Verdict v = make(Decision::kDeny, policy, 0, Kind::kExecute,
+                     "EXECUTE of a prepared statement custos has not analyzed");
+    v.message = "unknown prepared statement";
+    return v;
+  }
+  const auto tables = all_tables(cmd);
+  for (size_t i = 0; i < policy.rules.size(); ++i) {
+    const config::Rule& r = policy.rules[i];
+    const int n = static_cast<int>(i) + 1;
+    if (r.action == config::RuleAction::kAllow) {
+      bool covered = !cmd.kinds.empty();
+      for (Kind k : cmd.kinds) {
+        covered = covered && kind_covered(r, cmd, k);
+      }
+      if (covered && !r.tables.empty()) {
+        for (const std::string* t : tables) {
+          covered = covered && any_table_matches(r.tables, *t);
+        }
+      }
+      if (covered && !r.functions.empty()) {
+        for (const std::string& f : cmd.functions) {
+          covered = covered && in_list(r.functions, sql::canonical_function_name(f));
+        }
+      }
+      if (!covered) {
+        continue;
+      }
+      if (r.require_where && cmd.update_delete_without_where) {
+        const Kind k = cmd.has_kind(Kind::kDelete) ? Kind::kDelete : Kind::kUpdate;
+        Verdict v = make(Decision::kDeny, policy, n, k, "UPDATE/DELETE without WHERE");
+        v.message = "UPDATE/DELETE without WHERE";
+        return v;
+      }
+      Verdict v = make(Decision::kAllow, policy, n, primary, "allowed by " + rule_label(n));
+      v.max_rows = r.max_rows;
+      return v;
+    }
+    // deny / hold: every criterion given must be hit.
+    std::optional<Kind> hit_kind;
+    const bool kinds_given = r.kind_mask != 0 || !r.kind_functions.empty();
+    bool hit = true;
+    if (kinds_given) {
+      bool kh = false;
+      for (Kind k : cmd.kinds) {
+        if (kind_in(r.kind_mask, k)) {
+          kh = true;
+          hit_kind = k;
+          break;
+        }
+      }
+      if (!kh) {
+        for (const std::string& f : cmd.functions) {
+          if (in_list(r.kind_functions, sql::canonical_function_name(f))) {
+            kh = true;
+            const sql::FunctionClass c = sql::classify_function(f);
+            hit_kind = c == sql::FunctionClass::kDangerous ? Kind::kDangerousFunction
+                       : c == sql::FunctionClass::kUser    ? Kind::kCall
+                                                           : primary;
+            break;
+          }
+        }
+      }
+      hit = kh;
+    }
+    if (hit && !r.tables.empty()) {
+      bool th = false;
+      for (const std::string* t : tables) {
+        th = th || any_table_matches(r.tables, *t);
+      }
+      hit = th;
+    }
+    if (hit && !r.functions.empty()) {
+      bool fh = false;
+      for (const std::string& f : cmd.functions) {
+        fh = fh || in_list(r.functions, sql::canonical_function_name(f));
+      }
+      hit = fh;
+    }
+    if (!hit) {
+      continue;
+    }
+    const Decision d =
+        r.action == config::RuleAction::kHold ? Decision::kHold : Decision::kDeny;
+    Verdict v = make(d, policy, n, hit_kind.value_or(primary),
+                     std::string(decision_name(d)) + " by " + rule_label(n));
+    v.message = r.message;
+    return v;
+  }
+  if (policy.default_allow) {
+    return make(Decision::kAllow, policy, 0, primary, "no rule matched; policy default is allow");
+  }
+  // Name the effect that kept the closest allow rule (the one covering most kinds) from
+  // matching, so the denial says what to ask for.
+  Kind deciding = primary;
+  size_t best = 0;
+  const config::Rule* closest = nullptr;
+  for (const config::Rule& r : policy.rules) {
+    if (r.action != config::RuleAction::kAllow) {
+      continue;
+    }
+    size_t covered = 0;
+    for (Kind k : cmd.kinds) {
+      covered += kind_covered(r, cmd, k) ? 1 : 0;
+    }
+    if (closest == nullptr || covered > best) {
+      best = covered;
+      closest = &r;
+    }
+  }
+  for (Kind k : cmd.kinds) {
+    if (closest == nullptr || !kind_covered(*closest, cmd, k)) {
+      deciding = k;
+      break;
+    }
+  }
+  return make(Decision::kDeny, policy, 0, deciding, "no rule allows it; policy default is deny");
+}
+
+std::string_view decision_name(Decision d) {
+  switch (d) {
+    case Decision::kAllow:
+      return "allow";
+    case Decision::kDeny:
+      return "deny";
+    case Decision::kHold:
+      return "hold";
+  }
+  return "deny";
+}
+
+std::string denial_message(const Verdict& v) {
+  std::string out = "custos: " + std::string(sql::kind_name(v.deciding_kind)) +
+                    " denied by policy '" + v.policy + "' ";
+  out += v.rule == 0 ? std::string("(default deny)") : "rule " + std::to_string(v.rule);
+  if (!v.message.empty()) {
+    out += ": " + v.message;
+  }
+  return out;
+}
+
+std::string denial_hint(const Verdict& v) {
+  return "ask an administrator to change policy '" + v.policy +
+         "'; see `custos policy test` to check a statement against it";
+}
+
+std::string facts_json(const sql::Command& cmd) {
+  nlohmann::json j;
+  j["kinds"] = nlohmann::json::array();
+  for (Kind k : cmd.kinds) {
+    j["kinds"].push_back(std::string(sql::kind_name(k)));
+  }
+  j["tables_read"] = cmd.tables_read;
+  j["tables_written"] = cmd.tables_written;
+  j["functions"] = cmd.functions;
+  j["without_where"] = cmd.update_delete_without_where;
+  if (!cmd.prepared_name.empty()) {
+    j["prepared"] = cmd.prepared_name;
+  }
+  char fp[17];
+  std::snprintf(fp, sizeof(fp), "%016llx", static_cast<unsigned long long>(cmd.fingerprint));
+  j["fingerprint"] = fp;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string verdict_json(const Verdict& v) {
+  nlohmann::json j;
+  j["decision"] = std::string(decision_name(v.decision));
+  j["policy"] = v.policy;
+  j["rule"] = v.rule;
+  j["kind"] = std::string(sql::kind_name(v.deciding_kind));
+  if (!v.message.empty()) {
+    j["message"] = v.message;
+  }
+  if (v.max_rows) {
+    j["max_rows"] = *v.max_rows;
+  }
+  j["reason"] = v.reason;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace custos::policy

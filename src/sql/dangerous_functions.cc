@@ -1,0 +1,60 @@
+// The dangerous-function list, in one place. A name ending in '*' is a prefix.
+// Dangerous = reads or writes files on the database server, signals or stops other backends,
+// changes server state (WAL, replication, configuration reload), runs arbitrary SQL given as a
+// string (the *_to_xml family), or connects to another server (dblink). set_config() of
+// role/session_authorization is reported as set_role instead; pg_notify as listen_notify.
+
+#include <array>
+#include <string_view>
+
+#include "sql/function_catalog.h"
+
+namespace custos::sql {
+namespace {
+
+constexpr std::array<std::string_view, 52> kDangerous = {
+    // server files
+    "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "pg_ls_logdir",
+    "pg_ls_waldir", "pg_ls_tmpdir", "pg_ls_archive_statusdir", "pg_ls_logicalsnapdir",
+    "pg_ls_logicalmapdir", "pg_ls_replslotdir", "lo_import", "lo_export",
+    // adminpack
+    "pg_file_write", "pg_file_rename", "pg_file_unlink", "pg_file_sync", "pg_logdir_ls",
+    // other backends and the server
+    "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "pg_rotate_logfile",
+    "pg_promote", "pg_switch_wal", "pg_create_restore_point", "pg_wal_replay_pause",
+    "pg_wal_replay_resume", "pg_log_backend_memory_contexts", "pg_import_system_collations",
+    // backups and replication
+    "pg_start_backup", "pg_stop_backup", "pg_backup_start", "pg_backup_stop",
+    "pg_logical_emit_message", "pg_replication_origin_*", "pg_create_physical_replication_slot",
+    "pg_create_logical_replication_slot", "pg_drop_replication_slot", "pg_copy_*_replication_slot",
+    "pg_replication_slot_advance", "pg_logical_slot_get_*", "pg_logical_slot_peek_*",
+    // arbitrary SQL from a string
+    "query_to_xml*", "table_to_xml*", "cursor_to_xml*", "schema_to_xml*", "database_to_xml*",
+    "query_to_xmlschema", "table_to_xmlschema",
+    // other servers
+    "dblink*", "postgres_fdw_*", "pg_stat_reset*",
+};
+
+bool glob_prefix_match(std::string_view pattern, std::string_view name) {
+  const size_t star = pattern.find('*');
+  if (star == std::string_view::npos) {
+    return pattern == name;
+  }
+  const std::string_view head = pattern.substr(0, star);
+  const std::string_view tail = pattern.substr(star + 1);
+  return name.size() >= head.size() + tail.size() && name.starts_with(head) &&
+         name.ends_with(tail);
+}
+
+}  // namespace
+
+bool is_dangerous_function_name(std::string_view unqualified) {
+  for (std::string_view p : kDangerous) {
+    if (glob_prefix_match(p, unqualified)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace custos::sql

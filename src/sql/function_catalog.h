@@ -1,0 +1,26 @@
+#pragma once
+// What custos knows about function names: PostgreSQL 15's built-in (pg_catalog) functions, and
+// the dangerous ones among them and in common extensions. Names are compared as PostgreSQL folded
+// them; a "pg_catalog." prefix is ignored, any other schema makes the call a user function.
+
+#include <string>
+#include <string_view>
+
+namespace custos::sql {
+
+enum class FunctionClass {
+  kBuiltin,    // in pg_catalog and not dangerous
+  kDangerous,  // reads/writes server files, signals backends, runs SQL or reaches other servers
+  kUser,       // anything else: user code can do anything → `call`
+};
+
+// `name` as recorded in Command::functions ("fn", "pg_catalog.fn", "schema.fn", "db.schema.fn").
+FunctionClass classify_function(std::string_view name);
+
+// "pg_catalog.fn" → "fn"; anything else unchanged. Used to compare rule names with calls.
+std::string canonical_function_name(std::string_view name);
+
+bool is_dangerous_function_name(std::string_view unqualified);
+bool is_builtin_function_name(std::string_view unqualified);
+
+}  // namespace custos::sql

@@ -1,0 +1,852 @@
+#include "sql/tree_walker.h"
+
+#include <pg_query/pg_query.pb-c.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "sql/function_catalog.h"
+
+namespace custos::sql {
+namespace {
+
+constexpr int kMaxDepth = 3000;
+
+void add_unique(std::vector<std::string>& v, std::string s) {
+  if (std::find(v.begin(), v.end(), s) == v.end()) {
+    v.push_back(std::move(s));
+  }
+}
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+// A folded constant, for the constant-true WHERE check.
+struct Value {
+  enum class Type { kBool, kNumber, kString } type;
+  bool b = false;
+  double d = 0;
+  std::string s;
+};
+
+class Walker {
+ public:
+  explicit Walker(Command& cmd) : cmd_(cmd) {}
+
+  WalkResult run(const PgQuery__Node* stmt) {
+    statement(stmt);
+    cmd_.fingerprint = hash_;
+    return result_;
+  }
+
+ private:
+  // ---- facts -------------------------------------------------------------------------------
+  void add_kind(Kind k) {
+    if (std::find(cmd_.kinds.begin(), cmd_.kinds.end(), k) == cmd_.kinds.end()) {
+      cmd_.kinds.push_back(k);
+    }
+  }
+  // Kinds of statements nested under a plain EXPLAIN are not executed: suppressed.
+  void add_statement_kind(Kind k) {
+    if (plain_explain_ == 0) {
+      add_kind(k);
+    }
+  }
+
+  void mix(std::string_view s) {
+    for (unsigned char c : s) {
+      hash_ ^= c;
+      hash_ *= 0x100000001b3ULL;
+    }
+    hash_ ^= 0xff;
+    hash_ *= 0x100000001b3ULL;
+  }
+  void mix_int(uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      hash_ ^= (v >> (i * 8)) & 0xff;
+      hash_ *= 0x100000001b3ULL;
+    }
+  }
+
+  // ---- root statements -----------------------------------------------------------------------
+  void statement(const PgQuery__Node* n) {
+    if (n == nullptr) {
+      return;
+    }
+    switch (n->node_case) {
+      case PG_QUERY__NODE__NODE_SELECT_STMT:
+        add_statement_kind(Kind::kSelect);
+        if (n->select_stmt->into_clause != nullptr) {
+          add_statement_kind(Kind::kDdl);
+        }
+        break;
+      case PG_QUERY__NODE__NODE_INSERT_STMT:
+      case PG_QUERY__NODE__NODE_UPDATE_STMT:
+      case PG_QUERY__NODE__NODE_DELETE_STMT:
+      case PG_QUERY__NODE__NODE_MERGE_STMT:
+        break;  // visit() adds the kind, as for DML nested in a CTE
+      case PG_QUERY__NODE__NODE_EXPLAIN_STMT:
+        explain(n->explain_stmt);
+        return;
+      case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
+        add_statement_kind(Kind::kDdl);
+        mix("CreateTableAsStmt");
+        visit_into(n->create_table_as_stmt->into);
+        statement(n->create_table_as_stmt->query);
+        return;
+      case PG_QUERY__NODE__NODE_COPY_STMT:
+        copy(n->copy_stmt);
+        return;
+      case PG_QUERY__NODE__NODE_PREPARE_STMT:
+        add_statement_kind(Kind::kPrepare);
+        mix("PrepareStmt");
+        cmd_.prepared_name = n->prepare_stmt->name ? n->prepare_stmt->name : "";
+        mix(cmd_.prepared_name);
+        for (size_t i = 0; i < n->prepare_stmt->n_argtypes; ++i) {
+          visit(&n->prepare_stmt->argtypes[i]->base);
+        }
+        statement(n->prepare_stmt->query);
+        return;
+      case PG_QUERY__NODE__NODE_EXECUTE_STMT:
+        add_statement_kind(Kind::kExecute);
+        cmd_.prepared_name = n->execute_stmt->name ? n->execute_stmt->name : "";
+        cmd_.unresolved_execute = true;
+        break;
+      case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
+        add_statement_kind(Kind::kDeallocate);
+        cmd_.prepared_name = n->deallocate_stmt->name ? n->deallocate_stmt->name : "";
+        break;
+      case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT:
+        mix("DeclareCursorStmt");
+        statement(n->declare_cursor_stmt->query);
+        return;
+      case PG_QUERY__NODE__NODE_FETCH_STMT:
+      case PG_QUERY__NODE__NODE_CLOSE_PORTAL_STMT:
+        add_statement_kind(Kind::kSelect);  // reads rows of a cursor checked when declared
+        break;
+      case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
+        variable_set(n->variable_set_stmt);
+        break;
+      case PG_QUERY__NODE__NODE_CONSTRAINTS_SET_STMT:
+        add_statement_kind(Kind::kSet);
+        break;
+      case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT:
+        add_statement_kind(Kind::kShow);
+        break;
+      case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
+        add_statement_kind(Kind::kTransaction);
+        break;
+      case PG_QUERY__NODE__NODE_DO_STMT:
+        add_statement_kind(Kind::kDo);
+        break;
+      case PG_QUERY__NODE__NODE_CALL_STMT:
+        add_statement_kind(Kind::kCall);
+        break;
+      case PG_QUERY__NODE__NODE_VACUUM_STMT:
+      case PG_QUERY__NODE__NODE_REINDEX_STMT:
+      case PG_QUERY__NODE__NODE_CLUSTER_STMT:
+      case PG_QUERY__NODE__NODE_CHECK_POINT_STMT:
+      case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
+        add_statement_kind(Kind::kMaintenance);
+        write_ctx_ = true;
+        break;
+      case PG_QUERY__NODE__NODE_LOCK_STMT:
+        add_statement_kind(Kind::kLock);
+        break;
+      case PG_QUERY__NODE__NODE_LISTEN_STMT:
+      case PG_QUERY__NODE__NODE_NOTIFY_STMT:
+      case PG_QUERY__NODE__NODE_UNLISTEN_STMT:
+        add_statement_kind(Kind::kListenNotify);
+        break;
+      case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
+        add_statement_kind(Kind::kTruncate);
+        write_ctx_ = true;
+        break;
+      case PG_QUERY__NODE__NODE_GRANT_STMT:
+      case PG_QUERY__NODE__NODE_GRANT_ROLE_STMT:
+      case PG_QUERY__NODE__NODE_CREATE_ROLE_STMT:
+      case PG_QUERY__NODE__NODE_ALTER_ROLE_STMT:
+      case PG_QUERY__NODE__NODE_ALTER_ROLE_SET_STMT:
+      case PG_QUERY__NODE__NODE_DROP_ROLE_STMT:
+      case PG_QUERY__NODE__NODE_ALTER_DEFAULT_PRIVILEGES_STMT:
+      case PG_QUERY__NODE__NODE_REASSIGN_OWNED_STMT:
+      case PG_QUERY__NODE__NODE_DROP_OWNED_STMT:
+        add_statement_kind(Kind::kGrant);
+        write_ctx_ = true;
+        break;
+      case PG_QUERY__NODE__NODE_ALTER_SYSTEM_STMT:
+        add_statement_kind(Kind::kAlterSystem);
+        break;
+      case PG_QUERY__NODE__NODE_DISCARD_STMT:
+        add_statement_kind(Kind::kOther);
+        if (n->discard_stmt->target == PG_QUERY__DISCARD_MODE__DISCARD_ALL) {
+          add_statement_kind(Kind::kSetRole);  // DISCARD ALL includes RESET ALL (resets the role)
+        }
+        break;
+      case PG_QUERY__NODE__NODE_DROP_STMT:
+        add_statement_kind(Kind::kDdl);
+        write_ctx_ = true;
+        drop(n->drop_stmt);
+        break;
+      default:
+        if (is_ddl(n)) {
+          add_statement_kind(Kind::kDdl);
+          write_ctx_ = true;
+        } else {
+          add_statement_kind(Kind::kOther);
+        }
+        break;
+    }
+    visit(&n->base);
+  }
+
+  static bool is_ddl(const PgQuery__Node* n) {
+    const ProtobufCMessage* inner = active_child(&n->base);
+    if (inner == nullptr || inner->descriptor->short_name == nullptr) {
+      return false;
+    }
+    const std::string_view name = inner->descriptor->short_name;
+    for (std::string_view p : {"Create", "Alter", "Drop", "Rename", "Comment", "SecLabel", "Define",
+                               "Index", "View", "Rule", "Composite", "ImportForeign",
+                               "ReplicaIdentity"}) {
+      if (name.starts_with(p)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void explain(const PgQuery__ExplainStmt* e) {
+    add_statement_kind(Kind::kExplain);
+    mix("ExplainStmt");
+    bool analyze = false;
+    for (size_t i = 0; i < e->n_options; ++i) {
+      const PgQuery__Node* o = e->options[i];
+      if (o->node_case != PG_QUERY__NODE__NODE_DEF_ELEM || o->def_elem->defname == nullptr) {
+        continue;
+      }
+      mix(o->def_elem->defname);
+      if (std::string_view(o->def_elem->defname) == "analyze") {
+        analyze = !option_is_false(o->def_elem->arg);
+      }
+    }
+    mix(analyze ? "analyze" : "plain");
+    if (analyze) {
+      statement(e->query);  // EXPLAIN ANALYZE executes the statement
+    } else {
+      // Not executed, but planning may evaluate (immutable) functions: keep function facts.
+      ++plain_explain_;
+      statement(e->query);
+      --plain_explain_;
+    }
+  }
+
+  bool option_is_false(const PgQuery__Node* arg) {
+    if (arg == nullptr) {
+      return false;
+    }
+    std::string v;
+    switch (arg->node_case) {
+      case PG_QUERY__NODE__NODE_STRING:
+        v = arg->string->sval ? arg->string->sval : "";
+        break;
+      case PG_QUERY__NODE__NODE_BOOLEAN:
+        return !arg->boolean->boolval;
+      case PG_QUERY__NODE__NODE_INTEGER:
+        result_.literal_sensitive = true;
+        return arg->integer->ival == 0;
+      case PG_QUERY__NODE__NODE_A_CONST: {
+        result_.literal_sensitive = true;
+        const PgQuery__AConst* c = arg->a_const;
+        if (c->val_case == PG_QUERY__A__CONST__VAL_BOOLVAL) {
+          return !c->boolval->boolval;
+        }
+        if (c->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
+          return c->ival->ival == 0;
+        }
+        if (c->val_case == PG_QUERY__A__CONST__VAL_SVAL && c->sval->sval) {
+          v = c->sval->sval;
+        }
+        break;
+      }
+      default:
+        return false;
+    }
+    v = lower_ascii(v);
+    return v == "false" || v == "off" || v == "0" || v == "no";
+  }
+
+  void copy(const PgQuery__CopyStmt* c) {
+    const bool has_file = c->filename != nullptr && c->filename[0] != '\0';
+    if (c->is_program) {
+      add_statement_kind(Kind::kCopyProgram);
+    } else if (has_file) {
+      add_statement_kind(Kind::kCopyFile);
+    } else if (c->is_from) {
+      add_statement_kind(Kind::kCopyIn);
+    } else {
+      add_statement_kind(Kind::kCopyOut);
+    }
+    mix("CopyStmt");
+    mix_int(static_cast<uint64_t>(c->is_from) | (static_cast<uint64_t>(c->is_program) << 1) |
+            (static_cast<uint64_t>(has_file) << 2));
+    if (c->relation != nullptr) {
+      if (c->is_from) {
+        write_targets_.push_back(&c->relation->base);
+      }
+      visit(&c->relation->base);
+    }
+    if (c->query != nullptr) {
+      statement(c->query);  // COPY (query) TO: the query runs (DML with RETURNING included)
+    }
+    for (size_t i = 0; i < c->n_attlist; ++i) {
+      visit(&c->attlist[i]->base);
+    }
+    for (size_t i = 0; i < c->n_options; ++i) {
+      visit(&c->options[i]->base);
+    }
+    if (c->where_clause != nullptr) {
+      visit(&c->where_clause->base);
+    }
+  }
+
+  void variable_set(const PgQuery__VariableSetStmt* v) {
+    const std::string name = lower_ascii(v->name ? v->name : "");
+    if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL || name == "role" ||
+        name == "session_authorization") {
+      add_statement_kind(Kind::kSetRole);
+      return;
+    }
+    add_statement_kind(Kind::kSet);
+    note_setting(name);
+  }
+
+  // Settings that change how the server reads the text custos already analyzed: never plain `set`.
+  void note_setting(const std::string& name) {
+    if (name == "standard_conforming_strings" || name == "backslash_quote" ||
+        name == "escape_string_warning") {
+      add_kind(Kind::kOther);
+    }
+  }
+
+  void drop(const PgQuery__DropStmt* d) {
+    switch (d->remove_type) {
+      case PG_QUERY__OBJECT_TYPE__OBJECT_TABLE:
+      case PG_QUERY__OBJECT_TYPE__OBJECT_VIEW:
+      case PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW:
+      case PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE:
+      case PG_QUERY__OBJECT_TYPE__OBJECT_FOREIGN_TABLE:
+      case PG_QUERY__OBJECT_TYPE__OBJECT_INDEX:
+        break;
+      default:
+        return;
+    }
+    for (size_t i = 0; i < d->n_objects; ++i) {
+      const PgQuery__Node* o = d->objects[i];
+      if (o->node_case != PG_QUERY__NODE__NODE_LIST) {
+        continue;
+      }
+      std::string name;
+      for (size_t j = 0; j < o->list->n_items; ++j) {
+        const PgQuery__Node* part = o->list->items[j];
+        if (part->node_case != PG_QUERY__NODE__NODE_STRING || part->string->sval == nullptr) {
+          continue;
+        }
+        if (j == 0 && o->list->n_items == 3) {
+          continue;  // catalog (database) part
+        }
+        name += name.empty() ? "" : ".";
+        name += part->string->sval;
+      }
+      if (!name.empty()) {
+        add_unique(cmd_.tables_written, std::move(name));
+      }
+    }
+  }
+
+  // ---- generic traversal -------------------------------------------------------------------
+  // The message of the active oneof member of a Node, or nullptr.
+  static const ProtobufCMessage* active_child(const ProtobufCMessage* m) {
+    const ProtobufCMessageDescriptor* d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; ++i) {
+      const ProtobufCFieldDescriptor& f = d->fields[i];
+      if (f.type != PROTOBUF_C_TYPE_MESSAGE || !(f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
+        continue;
+      }
+      const auto* base = reinterpret_cast<const char*>(m);
+      uint32_t which = 0;
+      std::memcpy(&which, base + f.quantifier_offset, sizeof(which));
+      if (which == f.id) {
+        const ProtobufCMessage* child = nullptr;
+        std::memcpy(&child, base + f.offset, sizeof(child));
+        return child;
+      }
+    }
+    return nullptr;
+  }
+
+  void children(const ProtobufCMessage* m, const void* skip = nullptr) {
+    const ProtobufCMessageDescriptor* d = m->descriptor;
+    const auto* base = reinterpret_cast<const char*>(m);
+    for (unsigned i = 0; i < d->n_fields; ++i) {
+      const ProtobufCFieldDescriptor& f = d->fields[i];
+      if (f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+        uint32_t which = 0;
+        std::memcpy(&which, base + f.quantifier_offset, sizeof(which));
+        if (which != f.id) {
+          continue;
+        }
+      }
+      if (f.label == PROTOBUF_C_LABEL_REPEATED) {
+        if (f.type != PROTOBUF_C_TYPE_MESSAGE) {
+          continue;
+        }
+        size_t count = 0;
+        std::memcpy(&count, base + f.quantifier_offset, sizeof(count));
+        const ProtobufCMessage* const* items = nullptr;
+        std::memcpy(&items, base + f.offset, sizeof(items));
+        mix_int(count);
+        for (size_t k = 0; k < count && items != nullptr; ++k) {
+          if (items[k] != nullptr && items[k] != skip) {
+            visit(items[k]);
+          }
+        }
+        continue;
+      }
+      switch (f.type) {
+        case PROTOBUF_C_TYPE_MESSAGE: {
+          const ProtobufCMessage* child = nullptr;
+          std::memcpy(&child, base + f.offset, sizeof(child));
+          if (child != nullptr && child != skip) {
+            visit(child);
+          }
+          break;
+        }
+        case PROTOBUF_C_TYPE_STRING: {
+          const char* s = nullptr;
+          std::memcpy(&s, base + f.offset, sizeof(s));
+          if (s != nullptr) {
+            mix(s);
+          }
+          break;
+        }
+        case PROTOBUF_C_TYPE_INT32:
+        case PROTOBUF_C_TYPE_UINT32:
+        case PROTOBUF_C_TYPE_ENUM:
+        case PROTOBUF_C_TYPE_BOOL: {
+          if (f.name != nullptr && std::strstr(f.name, "location") != nullptr) {
+            break;  // positions are not shape
+          }
+          uint32_t v = 0;
+          std::memcpy(&v, base + f.offset, sizeof(v));
+          mix_int(v);
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+
+  void visit(const ProtobufCMessage* m) {
+    if (m == nullptr) {
+      return;
+    }
+    if (++depth_ > kMaxDepth) {
+      result_.too_deep = true;
+      --depth_;
+      return;
+    }
+    const ProtobufCMessageDescriptor* d = m->descriptor;
+    mix(d->short_name ? d->short_name : "");
+    if (d == &pg_query__range_var__descriptor) {
+      table(reinterpret_cast<const PgQuery__RangeVar*>(m));
+    } else if (d == &pg_query__func_call__descriptor) {
+      function(reinterpret_cast<const PgQuery__FuncCall*>(m));
+      children(m);
+    } else if (d == &pg_query__a__const__descriptor) {
+      // constants are not shape
+    } else if (d == &pg_query__insert_stmt__descriptor) {
+      const auto* s = reinterpret_cast<const PgQuery__InsertStmt*>(m);
+      add_statement_kind(Kind::kInsert);
+      if (s->on_conflict_clause != nullptr &&
+          s->on_conflict_clause->action == PG_QUERY__ON_CONFLICT_ACTION__ONCONFLICT_UPDATE) {
+        add_statement_kind(Kind::kUpdate);  // upsert
+      }
+      dml(m, &s->relation->base, s->with_clause);
+    } else if (d == &pg_query__update_stmt__descriptor) {
+      const auto* s = reinterpret_cast<const PgQuery__UpdateStmt*>(m);
+      add_statement_kind(Kind::kUpdate);
+      check_where(s->where_clause);
+      dml(m, s->relation ? &s->relation->base : nullptr, s->with_clause);
+    } else if (d == &pg_query__delete_stmt__descriptor) {
+      const auto* s = reinterpret_cast<const PgQuery__DeleteStmt*>(m);
+      add_statement_kind(Kind::kDelete);
+      check_where(s->where_clause);
+      dml(m, s->relation ? &s->relation->base : nullptr, s->with_clause);
+    } else if (d == &pg_query__merge_stmt__descriptor) {
+      const auto* s = reinterpret_cast<const PgQuery__MergeStmt*>(m);
+      add_statement_kind(Kind::kMerge);
+      for (size_t i = 0; i < s->n_merge_when_clauses; ++i) {
+        const PgQuery__Node* w = s->merge_when_clauses[i];
+        if (w->node_case == PG_QUERY__NODE__NODE_MERGE_WHEN_CLAUSE &&
+            w->merge_when_clause->command_type == PG_QUERY__CMD_TYPE__CMD_DELETE) {
+          add_statement_kind(Kind::kDelete);
+        }
+      }
+      dml(m, s->relation ? &s->relation->base : nullptr, s->with_clause);
+    } else if (d == &pg_query__select_stmt__descriptor) {
+      const auto* s = reinterpret_cast<const PgQuery__SelectStmt*>(m);
+      const bool saved = write_ctx_;
+      write_ctx_ = false;
+      with_scope(m, s->with_clause);
+      write_ctx_ = saved;
+    } else if (d == &pg_query__into_clause__descriptor) {
+      visit_into(reinterpret_cast<const PgQuery__IntoClause*>(m));
+    } else {
+      children(m);
+    }
+    --depth_;
+  }
+
+  void visit_into(const PgQuery__IntoClause* into) {
+    if (into == nullptr) {
+      return;
+    }
+    if (into->rel != nullptr) {
+      write_targets_.push_back(&into->rel->base);
+    }
+    children(&into->base);
+  }
+
+  void dml(const ProtobufCMessage* m, const ProtobufCMessage* target, const PgQuery__WithClause* w) {
+    if (target != nullptr) {
+      write_targets_.push_back(target);
+    }
+    const bool saved = write_ctx_;
+    write_ctx_ = false;
+    with_scope(m, w);
+    write_ctx_ = saved;
+  }
+
+  // Walks m's children with the CTE names of w in scope, as PostgreSQL scopes them: a
+  // non-recursive CTE sees only the CTEs before it; a recursive WITH sees all of them.
+  void with_scope(const ProtobufCMessage* m, const PgQuery__WithClause* w) {
+    if (w == nullptr) {
+      children(m);
+      return;
+    }
+    std::vector<std::string> names;
+    for (size_t i = 0; i < w->n_ctes; ++i) {
+      const PgQuery__Node* c = w->ctes[i];
+      if (c->node_case == PG_QUERY__NODE__NODE_COMMON_TABLE_EXPR && c->common_table_expr->ctename) {
+        names.emplace_back(c->common_table_expr->ctename);
+      } else {
+        names.emplace_back();
+      }
+    }
+    mix(w->recursive ? "WITH RECURSIVE" : "WITH");
+    for (size_t i = 0; i < w->n_ctes; ++i) {
+      const PgQuery__Node* c = w->ctes[i];
+      if (c->node_case != PG_QUERY__NODE__NODE_COMMON_TABLE_EXPR) {
+        continue;
+      }
+      scopes_.emplace_back(names.begin(), w->recursive ? names.end() : names.begin() + i);
+      mix(names[i]);
+      visit(&c->base);  // the CTE's query: DML in it adds its kind
+      scopes_.pop_back();
+    }
+    scopes_.push_back(std::move(names));
+    children(m, w);
+    scopes_.pop_back();
+  }
+
+  void table(const PgQuery__RangeVar* rv) {
+    if (rv->relname == nullptr) {
+      return;
+    }
+    const bool is_target =
+        std::find(write_targets_.begin(), write_targets_.end(), &rv->base) != write_targets_.end();
+    const bool qualified = rv->schemaname != nullptr && rv->schemaname[0] != '\0';
+    if (!qualified && !is_target) {
+      for (const auto& scope : scopes_) {
+        if (std::find(scope.begin(), scope.end(), rv->relname) != scope.end()) {
+          mix("cte");
+          mix(rv->relname);
+          return;  // a CTE, not a table
+        }
+      }
+    }
+    std::string name = qualified ? std::string(rv->schemaname) + "." + rv->relname : rv->relname;
+    mix(name);
+    add_unique(is_target || write_ctx_ ? cmd_.tables_written : cmd_.tables_read, std::move(name));
+  }
+
+  void function(const PgQuery__FuncCall* fc) {
+    std::string name;
+    for (size_t i = 0; i < fc->n_funcname; ++i) {
+      const PgQuery__Node* part = fc->funcname[i];
+      if (part->node_case != PG_QUERY__NODE__NODE_STRING || part->string->sval == nullptr) {
+        continue;
+      }
+      name += name.empty() ? "" : ".";
+      name += part->string->sval;
+    }
+    if (name.empty()) {
+      return;
+    }
+    add_unique(cmd_.functions, name);
+    const std::string bare = canonical_function_name(name);
+    switch (classify_function(name)) {
+      case FunctionClass::kDangerous:
+        add_kind(Kind::kDangerousFunction);
+        return;
+      case FunctionClass::kUser:
+        add_kind(Kind::kCall);
+        return;
+      case FunctionClass::kBuiltin:
+        break;
+    }
+    if (bare == "pg_notify") {
+      add_kind(Kind::kListenNotify);
+    } else if (bare == "set_config") {
+      set_config(fc);
+    }
+  }
+
+  void set_config(const PgQuery__FuncCall* fc) {
+    const char* setting = nullptr;
+    if (fc->n_args >= 1 && fc->args[0]->node_case == PG_QUERY__NODE__NODE_A_CONST &&
+        fc->args[0]->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL &&
+        fc->args[0]->a_const->sval->sval != nullptr) {
+      setting = fc->args[0]->a_const->sval->sval;
+      result_.literal_sensitive = true;
+    }
+    if (setting == nullptr) {
+      add_kind(Kind::kSetRole);  // setting name not a constant: assume the worst
+      return;
+    }
+    const std::string name = lower_ascii(setting);
+    if (name == "role" || name == "session_authorization") {
+      add_kind(Kind::kSetRole);
+    } else {
+      add_kind(Kind::kSet);
+      note_setting(name);
+    }
+  }
+
+  // ---- WHERE ---------------------------------------------------------------------------------
+  void check_where(const PgQuery__Node* where) {
+    if (plain_explain_ > 0) {
+      return;  // not executed
+    }
+    if (where == nullptr) {
+      cmd_.update_delete_without_where = true;
+      return;
+    }
+    std::optional<Value> v = fold(where, 0);
+    if (v && v->type == Value::Type::kBool && v->b) {
+      cmd_.update_delete_without_where = true;
+    }
+  }
+
+  std::optional<Value> fold(const PgQuery__Node* n, int depth) {
+    if (n == nullptr || depth > 64) {
+      return std::nullopt;
+    }
+    switch (n->node_case) {
+      case PG_QUERY__NODE__NODE_A_CONST: {
+        result_.literal_sensitive = true;
+        const PgQuery__AConst* c = n->a_const;
+        if (c->isnull) {
+          return std::nullopt;
+        }
+        switch (c->val_case) {
+          case PG_QUERY__A__CONST__VAL_IVAL:
+            return Value{Value::Type::kNumber, false, static_cast<double>(c->ival->ival), {}};
+          case PG_QUERY__A__CONST__VAL_FVAL:
+            return Value{Value::Type::kNumber, false,
+                         c->fval->fval ? std::strtod(c->fval->fval, nullptr) : 0.0, {}};
+          case PG_QUERY__A__CONST__VAL_BOOLVAL:
+            return Value{Value::Type::kBool, c->boolval->boolval != 0, 0, {}};
+          case PG_QUERY__A__CONST__VAL_SVAL:
+            return Value{Value::Type::kString, false, 0, c->sval->sval ? c->sval->sval : ""};
+          default:
+            return std::nullopt;
+        }
+      }
+      case PG_QUERY__NODE__NODE_TYPE_CAST: {
+        std::optional<Value> v = fold(n->type_cast->arg, depth + 1);
+        if (v && v->type == Value::Type::kString && is_bool_type(n->type_cast->type_name)) {
+          const std::string s = lower_ascii(v->s);
+          if (s == "t" || s == "true" || s == "y" || s == "yes" || s == "on" || s == "1") {
+            return Value{Value::Type::kBool, true, 0, {}};
+          }
+          if (s == "f" || s == "false" || s == "n" || s == "no" || s == "off" || s == "0") {
+            return Value{Value::Type::kBool, false, 0, {}};
+          }
+          return std::nullopt;
+        }
+        return v;
+      }
+      case PG_QUERY__NODE__NODE_BOOL_EXPR:
+        return fold_bool(n->bool_expr, depth);
+      case PG_QUERY__NODE__NODE_A_EXPR:
+        return fold_compare(n->a_expr, depth);
+      default:
+        return std::nullopt;
+    }
+  }
+
+  static bool is_bool_type(const PgQuery__TypeName* t) {
+    if (t == nullptr || t->n_names == 0) {
+      return false;
+    }
+    const PgQuery__Node* last = t->names[t->n_names - 1];
+    if (last->node_case != PG_QUERY__NODE__NODE_STRING || last->string->sval == nullptr) {
+      return false;
+    }
+    const std::string_view s = last->string->sval;
+    return s == "bool" || s == "boolean";
+  }
+
+  std::optional<Value> fold_bool(const PgQuery__BoolExpr* b, int depth) {
+    if (b->boolop == PG_QUERY__BOOL_EXPR_TYPE__NOT_EXPR) {
+      if (b->n_args != 1) {
+        return std::nullopt;
+      }
+      std::optional<Value> v = fold(b->args[0], depth + 1);
+      if (v && v->type == Value::Type::kBool) {
+        return Value{Value::Type::kBool, !v->b, 0, {}};
+      }
+      return std::nullopt;
+    }
+    const bool is_and = b->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR;
+    bool all_known = true;
+    for (size_t i = 0; i < b->n_args; ++i) {
+      std::optional<Value> v = fold(b->args[i], depth + 1);
+      if (!v || v->type != Value::Type::kBool) {
+        all_known = false;
+        continue;
+      }
+      if (is_and && !v->b) {
+        return Value{Value::Type::kBool, false, 0, {}};
+      }
+      if (!is_and && v->b) {
+        return Value{Value::Type::kBool, true, 0, {}};  // x OR true is true
+      }
+    }
+    if (all_known) {
+      return Value{Value::Type::kBool, is_and, 0, {}};
+    }
+    return std::nullopt;
+  }
+
+  static std::string column_text(const PgQuery__Node* n) {
+    if (n == nullptr || n->node_case != PG_QUERY__NODE__NODE_COLUMN_REF) {
+      return {};
+    }
+    std::string out = "col:";
+    for (size_t i = 0; i < n->column_ref->n_fields; ++i) {
+      const PgQuery__Node* f = n->column_ref->fields[i];
+      if (f->node_case != PG_QUERY__NODE__NODE_STRING || f->string->sval == nullptr) {
+        return {};
+      }
+      out += f->string->sval;
+      out += '.';
+    }
+    return out;
+  }
+
+  std::optional<Value> fold_compare(const PgQuery__AExpr* e, int depth) {
+    if (e->kind != PG_QUERY__A__EXPR__KIND__AEXPR_OP || e->n_name != 1 ||
+        e->name[0]->node_case != PG_QUERY__NODE__NODE_STRING || e->name[0]->string->sval == nullptr) {
+      return std::nullopt;
+    }
+    const std::string_view op = e->name[0]->string->sval;
+    // A column compared with itself (id = id) matches every row where it is not null.
+    const std::string lcol = column_text(e->lexpr);
+    if (!lcol.empty() && lcol == column_text(e->rexpr)) {
+      if (op == "=" || op == "<=" || op == ">=") {
+        return Value{Value::Type::kBool, true, 0, {}};
+      }
+      return std::nullopt;
+    }
+    std::optional<Value> l = fold(e->lexpr, depth + 1);
+    std::optional<Value> r = fold(e->rexpr, depth + 1);
+    if (!l || !r) {
+      return std::nullopt;
+    }
+    int cmp = 0;
+    if (l->type == Value::Type::kString && r->type == Value::Type::kString) {
+      cmp = l->s.compare(r->s);
+      cmp = cmp < 0 ? -1 : (cmp > 0 ? 1 : 0);
+    } else if (l->type == Value::Type::kBool && r->type == Value::Type::kBool) {
+      cmp = static_cast<int>(l->b) - static_cast<int>(r->b);
+    } else {
+      std::optional<double> a = as_number(*l);
+      std::optional<double> b = as_number(*r);
+      if (!a || !b) {
+        return std::nullopt;
+      }
+      cmp = *a < *b ? -1 : (*a > *b ? 1 : 0);
+    }
+    bool out = false;
+    if (op == "=") {
+      out = cmp == 0;
+    } else if (op == "<>" || op == "!=") {
+      out = cmp != 0;
+    } else if (op == "<") {
+      out = cmp < 0;
+    } else if (op == ">") {
+      out = cmp > 0;
+    } else if (op == "<=") {
+      out = cmp <= 0;
+    } else if (op == ">=") {
+      out = cmp >= 0;
+    } else {
+      return std::nullopt;
+    }
+    return Value{Value::Type::kBool, out, 0, {}};
+  }
+
+  static std::optional<double> as_number(const Value& v) {
+    if (v.type == Value::Type::kNumber) {
+      return v.d;
+    }
+    if (v.type == Value::Type::kString && !v.s.empty()) {
+      char* end = nullptr;
+      const double d = std::strtod(v.s.c_str(), &end);
+      if (end != nullptr && *end == '\0') {
+        return d;
+      }
+    }
+    return std::nullopt;
+  }
+
+  Command& cmd_;
+  WalkResult result_;
+  uint64_t hash_ = 0xcbf29ce484222325ULL;
+  int depth_ = 0;
+  int plain_explain_ = 0;
+  bool write_ctx_ = false;  // RangeVars named by DDL/GRANT/TRUNCATE/maintenance are written
+  std::vector<const ProtobufCMessage*> write_targets_;
+  std::vector<std::vector<std::string>> scopes_;
+};
+
+}  // namespace
+
+WalkResult walk_statement(const PgQuery__Node* stmt, Command& cmd) { return Walker(cmd).run(stmt); }
+
+}  // namespace custos::sql

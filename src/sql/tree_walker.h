@@ -1,0 +1,22 @@
+#pragma once
+// TreeWalker: turns one statement of libpg_query's protobuf parse tree into Command facts.
+// Internal to the analyzer; walks every message of the tree through protobuf-c reflection, so no
+// function call or table reference can hide in a node type this file does not name.
+
+#include <string>
+
+#include "sql/command.h"
+
+struct PgQuery__Node;
+
+namespace custos::sql {
+
+struct WalkResult {
+  bool literal_sensitive = false;  // a fact depended on a constant's value (not shape-cacheable)
+  bool too_deep = false;           // nesting beyond the walker's limit: treat as unparsable
+};
+
+// Fills cmd (kinds, tables, functions, where, prepared name, fingerprint) from one RawStmt.stmt.
+WalkResult walk_statement(const PgQuery__Node* stmt, Command& cmd);
+
+}  // namespace custos::sql
