@@ -67,7 +67,7 @@ PGPASSWORD=wrong psql -X "host=127.0.0.1 port=$CUSTOS_PORT user=ci-deploy dbname
 say "the recorded sessions"
 sleep 0.3
 "$CUSTOS" sessions list --config "$DEMO/custos.yaml"
-SID=$("$CUSTOS" sessions list --config "$DEMO/custos.yaml" | awk '$5=="closed" {print $1; exit}')
+SID=$("$CUSTOS" sessions list --config "$DEMO/custos.yaml" | awk '$6=="closed" {print $1; exit}')
 "$CUSTOS" sessions show "$SID" --config "$DEMO/custos.yaml"
 
 say "verifying every recording's hash chain"
