@@ -9,7 +9,7 @@ PACKAGES=(
   # libraries
   libasio-dev libssl-dev libpg-query-dev libhyperscan-dev libre2-dev libsqlite3-dev libpq-dev
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libsodium-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
+  libprotobuf-c-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   # servers and clients used by tests, demo and benchmarks
   postgresql postgresql-client postgresql-contrib pgbouncer sqlite3 python3 python3-psycopg2 python3-pytest python3-pytest-timeout
   openssl curl procps psmisc hyperfine

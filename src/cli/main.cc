@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/policy_test_command.h"
 #include "core/log.h"
 
 int main(int argc, char** argv) {
@@ -49,6 +50,16 @@ int main(int argc, char** argv) {
   std::string verify_session;
   verify->add_option("--session", verify_session, "verify only this session");
 
+  auto* policy = app.add_subcommand("policy", "author and check statement policies");
+  policy->require_subcommand(1);
+  auto* ptest = policy->add_subcommand(
+      "test", "print the facts and the verdict for SQL as an identity on a connection (no network)");
+  add_config(ptest);
+  std::string p_identity, p_connection, p_sql;
+  ptest->add_option("--identity", p_identity, "custos identity")->required();
+  ptest->add_option("--connection", p_connection, "custos connection name")->required();
+  ptest->add_option("sql", p_sql, "the statement(s) to judge")->required();
+
   CLI11_PARSE(app, argc, argv);
 
   custos::core::init_logging("info");
@@ -64,6 +75,9 @@ int main(int argc, char** argv) {
     }
     if (*show) {
       return custos::cli::cmd_sessions_show(config_path, session_id);
+    }
+    if (*ptest) {
+      return custos::cli::cmd_policy_test(config_path, p_identity, p_connection, p_sql);
     }
     if (*verify) {
       return custos::cli::cmd_verify(config_path, verify_session);

@@ -402,8 +402,10 @@ std::optional<Connection> ConfigLoader::load_connection(YamlMap& m) {
 }
 
 void ConfigLoader::load_policies(YamlMap& root, Config& cfg) {
-  for (YamlMap& m : root.map_list("policies", {"name", "identities", "connections", "rules"})) {
+  for (YamlMap& m :
+       root.map_list("policies", {"name", "identities", "connections", "default", "rules"})) {
     Policy p;
+    load_policy_default(m, p);
     std::optional<std::string> n = name(m, "policy", policy_names_);
     PolicyRefs refs;
     if (auto ids = m.scalar_list("identities", Presence::kRequired)) {

@@ -57,6 +57,29 @@ asio::awaitable<IoResult> Stream::write_all(asio::const_buffer buf) {
   co_return IoResult{ec, n};
 }
 
+asio::awaitable<IoResult> Stream::write_all(const std::vector<asio::const_buffer>& bufs) {
+  if (bufs.size() == 1) {
+    co_return co_await write_all(bufs[0]);
+  }
+  if (tls_) {
+    // One TLS record per buffer would cost a syscall each: coalesce first.
+    size_t total = 0;
+    for (const auto& b : bufs) {
+      total += b.size();
+    }
+    std::vector<uint8_t> joined;
+    joined.reserve(total);
+    for (const auto& b : bufs) {
+      auto p = static_cast<const uint8_t*>(b.data());
+      joined.insert(joined.end(), p, p + b.size());
+    }
+    auto [ec, n] = co_await asio::async_write(*tls_, asio::buffer(joined), use_nothrow);
+    co_return IoResult{ec, n};
+  }
+  auto [ec, n] = co_await asio::async_write(plain_, bufs, use_nothrow);
+  co_return IoResult{ec, n};
+}
+
 std::string Stream::tls_version() const {
   if (!tls_) {
     return "none";

@@ -34,6 +34,7 @@ class Stream {
 
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buf);
   asio::awaitable<IoResult> write_all(asio::const_buffer buf);
+  asio::awaitable<IoResult> write_all(const std::vector<asio::const_buffer>& bufs);
 
   bool is_tls() const { return tls_.has_value(); }
   std::string tls_version() const;  // "TLSv1.3" or "none"

@@ -93,6 +93,7 @@ int run_gateway(config::Config cfg) {
   const auto& c = services->cfg;
   std::filesystem::create_directories(c.data_dir);
   services->authenticator = std::make_unique<identity::ApiKeyAuthenticator>(c);
+  services->analyzer = std::make_unique<sql::Analyzer>();
   auto sink = record::RecordingSink::open(
       record::RecordingSinkOptions{c.data_dir, c.recording.fsync_interval, {}});
   if (!sink) {

@@ -15,6 +15,7 @@
 #include "protocol/postgres/cancel_registry.h"
 #include "record/recording_sink.h"
 #include "server/session_registry.h"
+#include "sql/analyzer.h"
 #include "store/store.h"
 
 namespace custos::server {
@@ -26,6 +27,7 @@ struct Services {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<asio::ssl::context> client_tls;  // null when no client TLS is configured
   std::map<std::string, std::unique_ptr<asio::ssl::context>> upstream_tls;  // by connection
+  std::unique_ptr<sql::Analyzer> analyzer;
   postgres::CancelRegistry cancels;
   SessionRegistry sessions;
   std::atomic<bool> shutting_down{false};

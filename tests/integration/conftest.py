@@ -26,7 +26,7 @@ class GatewaySetup:
     """Keys and a config for one gateway instance; tests read keys from here."""
 
     def __init__(self, pg, certs, extra_yaml="", plaintext=False, fsync="50ms",
-                 idle_timeout="1h", connections_extra=""):
+                 idle_timeout="1h", connections_extra="", policy_yaml="    default: allow"):
         self.key, self.key_sha = harness.new_api_key()
         self.expired_key, self.expired_sha = harness.new_api_key()
         self.outsider_key, self.outsider_sha = harness.new_api_key()
@@ -68,6 +68,7 @@ policies:
   - name: ci-on-orders
     identities: [group:ci]
     connections: [orders, down]
+{policy_yaml}
 {extra_yaml}
 """
 

@@ -441,16 +441,32 @@ TEST(ConfigLoad, ErrorsAreListedInLineOrder) {
   EXPECT_THAT(e, HasSubstr("\ntest.yaml:3: listen.admn: unknown key"));
 }
 
-TEST(ConfigLoad, NonEmptyRulesAreRefusedAtTheirLine) {
+TEST(ConfigLoad, HoldRulesAreRefusedAtTheirLine) {
   std::string e = load_error(std::string(kPolicyBase) +
                              "  - name: p\n"
                              "    identities: [ci-deploy]\n"
                              "    connections: [orders]\n"
                              "    rules:\n"
-                             "      - allow: { kinds: [select] }\n");
-  EXPECT_EQ(e,
-            "test.yaml:11: policies[0].rules[0]: statement rules are not supported by this "
-            "version; refusing to load a rule that cannot be enforced");
+                             "      - allow: { kinds: [select] }\n"
+                             "      - hold: { kinds: [delete] }\n");
+  EXPECT_THAT(e, StartsWith("test.yaml:12: "));
+  EXPECT_THAT(e, HasSubstr("hold rules are not supported yet; refusing to load a rule that "
+                           "cannot be enforced"));
+}
+
+TEST(ConfigLoad, PolicyDefaultAndRulesLoad) {
+  Result<Config> c = load(std::string(kPolicyBase) +
+                          "  - name: p\n"
+                          "    identities: [ci-deploy]\n"
+                          "    connections: [orders]\n"
+                          "    default: allow\n"
+                          "    rules:\n"
+                          "      - deny: { kinds: [ddl], message: no ddl }\n");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  ASSERT_EQ(c->policies.size(), 1u);
+  EXPECT_TRUE(c->policies[0].default_allow);
+  ASSERT_EQ(c->policies[0].rules.size(), 1u);
+  EXPECT_EQ(c->policies[0].rules[0].message, "no ddl");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -320,7 +320,14 @@ asio::awaitable<bool> Session::authenticate_client(const StartupPacket& startup)
   if (connection_) {
     policy = policy::connect_policy_for(services_.cfg, *principal_, *connection_);
   }
-  if (!connection_ || !policy) {
+  if (policy) {
+    for (const auto& p : services_.cfg.policies) {
+      if (p.name == *policy) {
+        policy_ = &p;
+      }
+    }
+  }
+  if (!connection_ || !policy || !policy_) {
     record_auth_failure(claimed_identity_, conn_name,
                         connection_ ? "no policy permits this identity on this connection"
                                     : "unknown connection");

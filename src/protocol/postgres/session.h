@@ -16,6 +16,8 @@
 #include "core/bytes.h"
 #include "core/close_reason.h"
 #include "identity/principal.h"
+#include "policy/statement_policy.h"
+#include "sql/analyzer.h"
 #include "net/stream.h"
 #include "protocol/postgres/cancel_registry.h"
 #include "protocol/postgres/codec.h"
@@ -41,6 +43,28 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
     enum class Kind { kStatement, kSyncMarker } kind;
     bool simple = false;
     std::chrono::steady_clock::time_point started;
+    // Statement answered by custos instead of the target: the target ran an empty query in its
+    // place, and `inject` (an ErrorResponse) replaces its EmptyQueryResponse. On a Sync marker,
+    // `inject` goes out just before the target's ReadyForQuery.
+    std::shared_ptr<core::Bytes> inject;
+    // Row limit from the policy; rows beyond it are dropped and the statement fails.
+    std::optional<uint64_t> max_rows;
+    uint64_t rows = 0;
+  };
+  // A statement prepared through the extended protocol, with the decision taken at Parse.
+  struct PreparedStatement {
+    std::string sql;
+    std::shared_ptr<const sql::Analysis> analysis;
+    bool allowed = true;
+    std::optional<uint64_t> max_rows;
+    std::string decision_json;
+  };
+  // The outcome of policy for one statement string.
+  struct StatementDecision {
+    bool allowed = true;
+    policy::Verdict verdict;  // the deciding verdict (first denial, else the last allow)
+    std::optional<uint64_t> max_rows;
+    std::string decision_json;
   };
 
   asio::awaitable<void> run();
@@ -65,7 +89,8 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
                                    std::string_view message, std::string_view hint = {});
 
   // Client → upstream message handlers; each appends what must be forwarded to out_up_.
-  Result<void> on_client_frame(const Frame& f, bool& terminate);
+  Result<void> on_client_frame(const Frame& f, core::ByteView raw, bool& terminate);
+  // Appends frame bytes to out_up_ (or, during skip-until-Sync, drops them).
   // Upstream → client observer (results, errors, ReadyForQuery); forwarding is done by the pump.
   void on_upstream_frame(const Frame& f);
   void record_auth_failure(std::string_view claimed_identity, std::string_view connection,
@@ -81,7 +106,8 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   core::ReadBuffer client_in_;
   core::ReadBuffer upstream_in_;
   core::Bytes out_up_;
-  core::Bytes out_client_;
+  std::vector<asio::const_buffer> segments_;
+  std::vector<std::shared_ptr<core::Bytes>> replacements_;
 
   std::optional<identity::Principal> principal_;
   const config::Connection* connection_ = nullptr;
@@ -98,8 +124,25 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   bool closing_requested_ = false;
   bool upstream_sent_fatal_ = false;
 
-  // Extended protocol bookkeeping: prepared statement name → SQL, portal → statement name.
-  std::unordered_map<std::string, std::string> prepared_;
+  StatementDecision decide(const sql::Analysis& analysis);
+  void remember_sql_prepares(const sql::Analysis& analysis);
+  Result<void> on_query(const Frame& f, core::ByteView raw);
+  Result<void> on_parse(const Frame& f, core::ByteView raw);
+  Result<void> record_denial(std::string_view sql, record::StatementMode mode,
+                             std::string_view prepared, const StatementDecision& d);
+  std::shared_ptr<core::Bytes> denial_error(const policy::Verdict& v);
+  // Upstream frames the relay rewrites (denials, row limits); returns bytes to send instead
+  // (nullptr = forward the frame unchanged; empty = drop it).
+  std::shared_ptr<core::Bytes> rewrite_upstream_frame(const Frame& f, core::ByteView raw);
+
+  const config::Policy* policy_ = nullptr;
+  // Extended protocol bookkeeping: prepared statement name → its SQL and decision,
+  // portal → statement name. SQL-level PREPARE name → what it runs.
+  std::unordered_map<std::string, PreparedStatement> prepared_;
+  std::unordered_map<std::string, sql::Command> sql_prepared_;
+  bool skip_until_sync_ = false;  // a denied extended-protocol message: drop until Sync
+  std::shared_ptr<core::Bytes> sync_inject_;  // error to send before the next Sync's ReadyForQuery
+  bool upstream_passthrough_drop_ = false;  // the streamed DataRow is beyond max_rows
   std::unordered_map<std::string, std::string> portals_;
   std::deque<Pending> pending_;
   uint64_t statements_ = 0;

@@ -117,7 +117,9 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
       auto readable = client_in_.readable();
       if (client_passthrough_ > 0) {
         size_t take = std::min(client_passthrough_, readable.size());
-        core::append(out_up_, readable.first(take));
+        if (!skip_until_sync_) {
+          core::append(out_up_, readable.first(take));
+        }
         client_in_.consume(take);
         client_passthrough_ -= take;
         continue;
@@ -133,14 +135,17 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
       if (!*decoded) {
         if (readable.size() >= kHeaderSize && streams_through(char(readable[0]), Direction::kFrontend)) {
           size_t wire = 1 + core::load_be32(readable.data() + 1);
-          core::append(out_up_, readable);
+          if (!skip_until_sync_) {
+            core::append(out_up_, readable);
+          }
           client_passthrough_ = wire - readable.size();
           client_in_.consume(readable.size());
         }
         break;
       }
       const Frame& frame = **decoded;
-      if (auto handled = on_client_frame(frame, terminate); !handled) {
+      if (auto handled = on_client_frame(frame, readable.first(frame.wire_size), terminate);
+          !handled) {
         core::inc(core::metrics().recording_failures_total);
         core::inc(core::metrics().statements_refused_total);
         spdlog::error("session={} identity={} recording failed, statement refused: {}", id_,
@@ -150,7 +155,6 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
                              : CloseReason::protocol_error);
         co_return;
       }
-      core::append(out_up_, readable.first(frame.wire_size));
       client_in_.consume(frame.wire_size);
     }
     if (client_in_.capacity() > 4 * kReadChunk && client_in_.size() < kReadChunk) {
@@ -170,34 +174,27 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
   }
 }
 
-Result<void> Session::on_client_frame(const Frame& f, bool& terminate) {
+Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& terminate) {
   const auto now = std::chrono::steady_clock::now();
+  if (skip_until_sync_) {
+    // After a denied extended-protocol message everything up to Sync is dropped, as the target
+    // itself would after an error; the error goes out before the Sync's ReadyForQuery.
+    if (f.type == 'S') {
+      skip_until_sync_ = false;
+      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, std::move(sync_inject_), {}, 0});
+      sync_inject_.reset();
+      core::append(out_up_, raw);
+    } else if (f.type == 'X') {
+      terminate = true;
+      core::append(out_up_, raw);
+    }
+    return {};
+  }
   switch (f.type) {
-    case 'Q': {
-      auto q = parse_query(f.payload);
-      if (!q) {
-        return fail(ErrorCode::kProtocol, q.error().message);
-      }
-      if (auto r = recorder_->on_statement(record::StatementEvent{q->sql, record::StatementMode::kSimple, ""});
-          !r) {
-        return fail(ErrorCode::kRecording, r.error().message);
-      }
-      ++statements_;
-      core::inc(core::metrics().statements_total);
-      pending_.push_back(Pending{Pending::Kind::kStatement, true, now});
-      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now});
-      return {};
-    }
-    case 'P': {
-      size_t pos = 0;
-      auto name = read_cstr(f.payload, pos);
-      auto sql = name ? read_cstr(f.payload, pos) : std::nullopt;
-      if (!sql) {
-        return fail(ErrorCode::kProtocol, "malformed Parse");
-      }
-      prepared_[std::string(*name)] = std::string(*sql);
-      return {};
-    }
+    case 'Q':
+      return on_query(f, raw);
+    case 'P':
+      return on_parse(f, raw);
     case 'B': {
       size_t pos = 0;
       auto portal = read_cstr(f.payload, pos);
@@ -206,7 +203,7 @@ Result<void> Session::on_client_frame(const Frame& f, bool& terminate) {
         return fail(ErrorCode::kProtocol, "malformed Bind");
       }
       portals_[std::string(*portal)] = std::string(*stmt);
-      return {};
+      break;
     }
     case 'E': {
       size_t pos = 0;
@@ -215,40 +212,76 @@ Result<void> Session::on_client_frame(const Frame& f, bool& terminate) {
         return fail(ErrorCode::kProtocol, "malformed Execute");
       }
       std::string stmt_name;
-      std::string_view text = "<unknown portal>";
+      const PreparedStatement* ps = nullptr;
       if (auto p = portals_.find(std::string(*portal)); p != portals_.end()) {
         stmt_name = p->second;
         if (auto s = prepared_.find(stmt_name); s != prepared_.end()) {
-          text = s->second;
+          ps = &s->second;
         }
       }
-      if (auto r = recorder_->on_statement(
-              record::StatementEvent{text, record::StatementMode::kExtended, stmt_name});
-          !r) {
-        return fail(ErrorCode::kRecording, r.error().message);
+      if (!ps) {
+        // A portal custos never saw bound (or a statement it never saw parsed): the target will
+        // answer with its own error; it runs nothing custos has not judged.
+        std::string_view text = "<unknown portal>";
+        if (auto r = recorder_->on_statement(
+                record::StatementEvent{text, record::StatementMode::kExtended, stmt_name});
+            !r) {
+          return fail(ErrorCode::kRecording, r.error().message);
+        }
+      } else {
+        record::Fields extra;
+        extra.raw_json("decision", ps->decision_json);
+        if (auto r = recorder_->on_statement(
+                record::StatementEvent{ps->sql, record::StatementMode::kExtended, stmt_name},
+                extra);
+            !r) {
+          return fail(ErrorCode::kRecording, r.error().message);
+        }
       }
       ++statements_;
       core::inc(core::metrics().statements_total);
-      pending_.push_back(Pending{Pending::Kind::kStatement, false, now});
-      return {};
+      pending_.push_back(Pending{Pending::Kind::kStatement, false, now, nullptr,
+                                 ps ? ps->max_rows : std::nullopt, 0});
+      break;
     }
     case 'F': {
+      // FunctionCall names a function by OID only: judged as a call of an unknown function.
       uint32_t oid = f.payload.size() >= 4 ? core::load_be32(f.payload.data()) : 0;
       const std::string text = fmt::format("<function call oid={}>", oid);
+      sql::Command cmd;
+      cmd.kinds = {sql::Kind::kCall};
+      cmd.functions = {fmt::format("oid:{}", oid)};
+      cmd.text = text;
+      StatementDecision d;
+      d.verdict = policy::evaluate(*policy_, cmd);
+      d.allowed = d.verdict.decision == policy::Decision::kAllow;
+      d.decision_json = "{\"verdict\":" + policy::verdict_json(d.verdict) + "}";
+      if (!d.allowed) {
+        if (auto r = record_denial(text, record::StatementMode::kSimple, "", d); !r) {
+          return r;
+        }
+        pending_.push_back(Pending{Pending::Kind::kStatement, true, now, denial_error(d.verdict), {}, 0});
+        pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, nullptr, {}, 0});
+        static constexpr uint8_t kEmpty[] = {'Q', 0, 0, 0, 5, 0};
+        core::append(out_up_, core::ByteView(kEmpty, sizeof kEmpty));
+        return {};
+      }
+      record::Fields extra;
+      extra.raw_json("decision", d.decision_json);
       if (auto r = recorder_->on_statement(
-              record::StatementEvent{text, record::StatementMode::kSimple, ""});
+              record::StatementEvent{text, record::StatementMode::kSimple, ""}, extra);
           !r) {
         return fail(ErrorCode::kRecording, r.error().message);
       }
       ++statements_;
       core::inc(core::metrics().statements_total);
-      pending_.push_back(Pending{Pending::Kind::kStatement, true, now});
-      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now});
-      return {};
+      pending_.push_back(Pending{Pending::Kind::kStatement, true, now, nullptr, {}, 0});
+      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, nullptr, {}, 0});
+      break;
     }
     case 'S':
-      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now});
-      return {};
+      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, nullptr, {}, 0});
+      break;
     case 'C': {
       if (f.payload.size() < 2) {
         return fail(ErrorCode::kProtocol, "malformed Close");
@@ -263,14 +296,16 @@ Result<void> Session::on_client_frame(const Frame& f, bool& terminate) {
       } else {
         portals_.erase(std::string(*name));
       }
-      return {};
+      break;
     }
     case 'X':
       terminate = true;
-      return {};
+      break;
     default:
-      return {};
+      break;
   }
+  core::append(out_up_, raw);
+  return {};
 }
 
 asio::awaitable<void> Session::pump_upstream_to_client() {
@@ -287,14 +322,26 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
     core::inc(core::metrics().bytes_from_target_total, int64_t(n));
     last_activity_ = std::chrono::steady_clock::now();
 
-    // Forward the prefix made of complete messages (and of streamed row/copy bytes) straight
-    // from the read buffer: no copy.
-    size_t forward = 0;
+    // Forward complete messages (and streamed row/copy bytes) straight from the read buffer;
+    // only frames custos rewrites (denials, row limits) are copied.
+    size_t forward = 0;     // bytes of the read buffer dealt with
+    size_t run_start = 0;   // start of the current run of unchanged bytes
+    segments_.clear();
+    replacements_.clear();
     auto readable = upstream_in_.readable();
+    auto end_run = [&](size_t at) {
+      if (at > run_start) {
+        segments_.emplace_back(readable.data() + run_start, at - run_start);
+      }
+    };
     while (forward < readable.size()) {
       auto rest = readable.subspan(forward);
       if (upstream_passthrough_ > 0) {
         size_t take = std::min(upstream_passthrough_, rest.size());
+        if (upstream_passthrough_drop_) {
+          end_run(forward);
+          run_start = forward + take;
+        }
         forward += take;
         upstream_passthrough_ -= take;
         continue;
@@ -309,23 +356,46 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
       if (!*decoded) {
         if (rest.size() >= kHeaderSize && streams_through(char(rest[0]), Direction::kBackend)) {
           size_t wire = 1 + core::load_be32(rest.data() + 1);
+          upstream_passthrough_drop_ = false;
+          if (rest[0] == 'D') {
+            // Judge the row by its header: it counts against max_rows like a whole one.
+            Frame head{'D', rest.subspan(kHeaderSize, 0), wire};
+            auto replacement = rewrite_upstream_frame(head, rest.first(0));
+            upstream_passthrough_drop_ = replacement != nullptr;
+          }
+          if (upstream_passthrough_drop_) {
+            end_run(forward);
+            run_start = forward + rest.size();
+          }
           upstream_passthrough_ = wire - rest.size();
           forward += rest.size();
         }
         break;
       }
-      on_upstream_frame(**decoded);
-      forward += (*decoded)->wire_size;
+      const Frame& frame = **decoded;
+      auto raw = rest.first(frame.wire_size);
+      auto replacement = rewrite_upstream_frame(frame, raw);
+      on_upstream_frame(frame);
+      if (replacement) {
+        end_run(forward);
+        if (!replacement->empty()) {
+          replacements_.push_back(std::move(replacement));
+          segments_.emplace_back(replacements_.back()->data(), replacements_.back()->size());
+        }
+        run_start = forward + frame.wire_size;
+      }
+      forward += frame.wire_size;
     }
-    if (forward > 0) {
-      auto [wec, wn] = co_await client_.write_all(asio::buffer(readable.data(), forward));
+    end_run(forward);
+    if (!segments_.empty()) {
+      auto [wec, wn] = co_await client_.write_all(segments_);
       if (wec) {
         set_close_reason(CloseReason::client_eof);
         co_return;
       }
-      upstream_in_.consume(forward);
       last_activity_ = std::chrono::steady_clock::now();
     }
+    upstream_in_.consume(forward);
     if (upstream_in_.capacity() > 4 * kReadChunk && upstream_in_.size() < kReadChunk) {
       upstream_in_.shrink_to(kReadChunk);
     }
@@ -353,8 +423,18 @@ void Session::on_upstream_frame(const Frame& f) {
       if (!p) {
         return;
       }
+      if (f.type == 'I' && p->inject) {
+        return;  // custos answered this one (the denial is already recorded)
+      }
       record::StatementResultEvent result;
-      if (f.type == 'C') {
+      std::string limit_message;
+      if (f.type == 'C' && p->max_rows && p->rows > *p->max_rows) {
+        limit_message = fmt::format("custos: result exceeds the limit of {} rows", *p->max_rows);
+        result.tag = "ERROR";
+        result.rows = int64_t(*p->max_rows);
+        result.sqlstate = "54000";
+        result.message = limit_message;
+      } else if (f.type == 'C') {
         auto tag = parse_command_complete(f.payload);
         result.tag = tag ? tag->tag : std::string_view();
         result.rows = tag ? int64_t(rows_from_tag(tag->tag).value_or(0)) : 0;
@@ -363,6 +443,7 @@ void Session::on_upstream_frame(const Frame& f) {
       }
       result.duration_us = int64_t(elapsed_us(*p));
       recorder_->on_result(result);
+      p->rows = 0;  // a multi-statement Query: the limit applies per statement
       if (!p->simple) {
         pending_.pop_front();
       }

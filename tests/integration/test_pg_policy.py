@@ -1,0 +1,206 @@
+"""SQL command policy on the wire: real psql, pgbench and node-postgres through custos."""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from conftest import GatewaySetup
+
+HERE = Path(__file__).parent
+
+POLICY = """    rules:
+      - allow: { kinds: [select], tables: [pol_big], max_rows: 100 }
+      - deny:  { kinds: [ddl], message: "no DDL from CI" }
+      - allow: { kinds: [readonly] }
+      - allow: { kinds: [insert, update, delete], tables: ["pol_*", "pgbench_*"], require_where: true }
+      - allow: { kinds: [copy_in], tables: ["pol_*"] }"""
+
+
+@pytest.fixture(scope="module")
+def gw(pg, certs):
+    pg.app_sql("drop table if exists pol_items, pol_big;"
+               "create table pol_items(id int primary key, name text);"
+               "insert into pol_items select g, 'item-' || g from generate_series(1, 10) g;"
+               "create table pol_big as select g as id from generate_series(1, 1000) g")
+    setup = GatewaySetup(pg, certs, policy_yaml=POLICY)
+    setup.start()
+    yield setup
+    setup.gw.stop()
+
+
+def count(pg, table="pol_items"):
+    return pg.app_sql(f"select count(*) from {table}")[0][0]
+
+
+def test_readonly_statement_allowed(gw):
+    r = gw.psql("-c", "select count(*) from pol_items")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "10"
+
+
+def test_delete_without_where_denied_and_nothing_changed(gw, pg):
+    r = gw.psql("-c", "delete from pol_items")
+    assert r.returncode != 0
+    assert "custos: delete denied by policy 'ci-on-orders' rule 4" in r.stderr
+    assert "UPDATE/DELETE without WHERE" in r.stderr
+    assert count(pg) == 10
+
+
+def test_constant_true_where_is_no_where(gw, pg):
+    r = gw.psql("-c", "delete from pol_items where 1=1")
+    assert r.returncode != 0 and "42501" in gw.psql("-v", "VERBOSITY=verbose", "-c",
+                                                     "delete from pol_items where 1=1").stderr
+    assert count(pg) == 10
+
+
+def test_ddl_denied_with_rule_message(gw, pg):
+    r = gw.psql("-c", "drop table pol_items")
+    assert r.returncode != 0
+    assert "custos: ddl denied by policy 'ci-on-orders' rule 2: no DDL from CI" in r.stderr
+    assert count(pg) == 10
+
+
+def test_multi_statement_runs_only_if_every_statement_allowed(gw, pg):
+    r = gw.psql("-c", "insert into pol_items values (100, 'x') returning id; drop table pol_items")
+    assert r.returncode != 0
+    assert pg.app_sql("select count(*) from pol_items where id = 100")[0][0] == 0
+
+
+def test_cte_delete_hidden_in_select_denied(gw, pg):
+    r = gw.psql("-c", "with d as (delete from pol_items returning *) select count(*) from d")
+    assert r.returncode != 0
+    assert "denied by policy" in r.stderr
+    assert count(pg) == 10
+
+
+@pytest.mark.parametrize("sql", [
+    "select pg_read_file('/etc/passwd')",
+    "select pg_catalog.pg_read_file('/etc/passwd')",
+    "select set_config('role', 'postgres', false)",
+    "do $$ begin delete from pol_items; end $$",
+    "explain analyze delete from pol_items where id = 1",
+    "copy pol_items to program 'cat'",
+    "/* comment */ DeLeTe /* nested /* x */ */ FROM pol_items",
+    "create table pol_ctas as select * from pol_items",
+])
+def test_bypass_attempts_denied(gw, pg, sql):
+    r = gw.psql("-c", sql)
+    assert r.returncode != 0, sql
+    assert "denied by policy" in r.stderr, r.stderr
+    assert count(pg) == 10
+
+
+@pytest.mark.parametrize("sql,expected", [
+    ("select 'delete from pol_items'", "delete from pol_items"),
+    ("select 1 -- ; delete from pol_items", "1"),
+    ("select $$drop table pol_items$$", "drop table pol_items"),
+])
+def test_keywords_in_strings_and_comments_do_not_deny(gw, sql, expected):
+    r = gw.psql("-c", sql)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == expected
+
+
+def test_allowed_write_with_where(gw, pg):
+    r = gw.psql("-c", "update pol_items set name = 'renamed' where id = 3")
+    assert r.returncode == 0, r.stderr
+    assert pg.app_sql("select name from pol_items where id = 3") == [("renamed",)]
+
+
+def test_session_continues_after_denial_and_transaction_state_is_consistent(gw, pg):
+    conn = psycopg2.connect(gw.dsn())
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select 1")
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege) as e:
+                cur.execute("delete from pol_items")
+            assert e.value.pgcode == "42501"
+            assert "custos: delete denied" in str(e.value)
+        conn.rollback()
+        with conn.cursor() as cur:
+            cur.execute("select count(*) from pol_items")
+            assert cur.fetchone() == (10,)
+    finally:
+        conn.close()
+
+
+def test_max_rows_fails_the_statement(gw):
+    conn = psycopg2.connect(gw.dsn())
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select * from pol_big where id <= 50")
+            assert len(cur.fetchall()) == 50
+            with pytest.raises(psycopg2.Error) as e:
+                cur.execute("select * from pol_big")
+            assert e.value.pgcode == "54000"
+            assert "exceeds the limit of 100 rows" in str(e.value)
+            cur.execute("select 'after-limit'")
+            assert cur.fetchone() == ("after-limit",)
+    finally:
+        conn.close()
+
+
+def test_pgbench_extended_and_prepared_with_policy(gw, pg):
+    env = dict(os.environ, PGPASSWORD=gw.key, PGSSLMODE="require")
+    base = ["pgbench", "-h", "127.0.0.1", "-p", str(gw.pg_port), "-U", "ci-deploy"]
+    pg.app_sql("drop table if exists pgbench_accounts, pgbench_branches, pgbench_tellers, "
+               "pgbench_history")
+    init = subprocess.run(["pgbench", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "app_rw",
+                           "-i", "-s", "1", "-q", "orders"], capture_output=True, text=True,
+                          env=dict(os.environ, PGPASSWORD=pg.app_password), timeout=120)
+    assert init.returncode == 0, init.stderr
+    for mode in ("extended", "prepared"):
+        r = subprocess.run(base + ["-n", "-S", "-M", mode, "-c", "2", "-t", "50", "orders"],
+                           capture_output=True, text=True, env=env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert "actually processed: 100/100" in r.stdout
+    # A denied statement in a custom script: pgbench reports the error; nothing is deleted.
+    script = HERE / "pgbench_denied.sql"
+    script.write_text("delete from pgbench_accounts;\n")
+    try:
+        for mode in ("extended", "prepared"):
+            r = subprocess.run(base + ["-n", "-M", mode, "-c", "1", "-t", "1", "-f", str(script),
+                                       "orders"], capture_output=True, text=True, env=env,
+                               timeout=60)
+            assert "custos: delete denied" in r.stderr, r.stderr
+    finally:
+        script.unlink()
+    assert pg.app_sql("select count(*) from pgbench_accounts")[0][0] == 100000
+
+
+def test_extended_protocol_denial_keeps_protocol_state(gw, pg):
+    node_dir = HERE / "node"
+    if not (node_dir / "node_modules" / "pg").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=node_dir,
+                       check=True, timeout=300)
+    env = dict(os.environ, CUSTOS_PORT=str(gw.pg_port), CUSTOS_USER="ci-deploy",
+               CUSTOS_DB="orders", CUSTOS_KEY=gw.key)
+    r = subprocess.run(["node", str(node_dir / "policy_client.js")], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert r.stdout.strip() == "ok"
+    assert count(pg) == 10
+
+
+def test_denials_are_recorded_with_the_decision(gw):
+    gw.psql("-c", "truncate pol_items")
+    events = [json.loads(l) for l in gw.gw.recordings_text().splitlines() if l.strip()]
+    denied = [e for e in events if e.get("type") == "statement"
+              and e.get("text") == "truncate pol_items"]
+    assert denied, "denied statement not recorded"
+    assert denied[-1]["decision"]["verdict"]["decision"] == "deny"
+
+
+def test_policy_test_cli(gw):
+    r = gw.gw.cli("policy", "test", "--identity", "ci-deploy", "--connection", "orders",
+                  "select 1; delete from pol_items")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "delete" in r.stdout and "DENY" in r.stdout
+    r = gw.gw.cli("policy", "test", "--identity", "ci-deploy", "--connection", "orders",
+                  "select * from pol_items where id = 1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ALLOW" in r.stdout
