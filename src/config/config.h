@@ -33,6 +33,7 @@ struct ListenConfig {
 struct TlsConfig {
   std::string cert;  // PEM path; required when listen.postgres is set
   std::string key;   // PEM path
+  std::string client_ca;  // PEM bundle: client certificates (mTLS) are verified against it
 };
 
 struct ApiKey {
@@ -41,10 +42,47 @@ struct ApiKey {
   int line = 0;                                  // where it was declared, for messages
 };
 
+// identities[].oidc: a workload OIDC token (GitHub Actions, GitLab, Kubernetes...) presented as
+// the password. See src/identity/oidc_verifier.h for the checks.
+struct OidcClaim {
+  std::string name;
+  std::string pattern;  // exact value, or a glob with '*'
+};
+
+enum class ReplayMode { kAllow, kReject };
+
+struct OidcConfig {
+  std::string issuer;    // compared exactly with the token's iss
+  std::string audience;  // must be in the token's aud
+  std::string jwks_file;  // local JWKS (absolute after loading), or
+  std::string jwks_url;   // https:// JWKS endpoint, or
+  bool discover = false;  // jwks_uri from issuer + /.well-known/openid-configuration
+  std::string ca_file;    // optional PEM bundle for the HTTPS fetches (default: system store)
+  std::vector<OidcClaim> claims;
+  std::optional<std::chrono::seconds> max_ttl;  // exp - iat must not exceed it
+  ReplayMode replay = ReplayMode::kAllow;
+  int line = 0;
+};
+
+// identities[].mtls: a client certificate (chain verified against tls.client_ca) whose SPIFFE
+// URI SAN or subject CN names the identity. Exactly one of the two is set.
+struct MtlsConfig {
+  std::string spiffe_id;
+  std::string subject_cn;
+  int line = 0;
+};
+
 struct Identity {
   std::string name;
   std::vector<std::string> groups;
   std::vector<ApiKey> api_keys;
+  std::optional<OidcConfig> oidc;
+  std::optional<MtlsConfig> mtls;
+};
+
+// tokens: short custos tokens issued by POST /api/token in exchange for a workload token.
+struct TokenConfig {
+  std::chrono::seconds max_ttl{900};
 };
 
 enum class UpstreamTlsMode { kDisable, kRequire, kVerifyFull };
@@ -85,6 +123,30 @@ struct Rule {
   bool require_where = false;               // allow only
   std::optional<uint64_t> max_rows;         // allow only
   std::string message;                      // deny/hold: shown to the client
+  // hold only: who may approve ("NAME" of an approver or "group:NAME"), how many distinct
+  // approvers are needed, how long the statement waits, whether the session previews it.
+  std::vector<std::string> approvers;
+  int min_approvals = 1;
+  std::chrono::seconds hold_timeout{600};
+  bool preview = false;
+};
+
+// One entry of policies[].mask (see src/mask/masker.h for the exact semantics).
+struct MaskRule {
+  enum class Strategy { kRedact, kPartial, kHmac, kFpe, kNull };
+  // What a rule with `columns` does to result columns that have no source (expressions).
+  enum class Computed { kDetect, kRedact, kDeny };
+  struct Custom {
+    std::string name;   // reported in counts as the detector name
+    std::string regex;  // Hyperscan syntax; checked at load
+  };
+  int line = 0;                      // where it was declared, for messages
+  std::vector<std::string> columns;  // "schema.table.column", "table.column" or "column"
+  std::vector<std::string> detect;   // detector names ("custom" = the rule's custom detector)
+  std::optional<Custom> custom;
+  Strategy strategy = Strategy::kRedact;
+  uint32_t keep_last = 4;  // partial only
+  Computed computed = Computed::kDetect;
 };
 
 struct Policy {
@@ -93,6 +155,23 @@ struct Policy {
   std::vector<std::string> connections;  // connection names, "*" for all
   std::vector<Rule> rules;
   bool default_allow = false;            // `default: allow`; no rule matched → this
+  std::vector<MaskRule> mask;            // policies[].mask, in order
+};
+
+// approvers[]: people (or groups of them) who decide held statements, authenticated by a bearer
+// token whose SHA-256 (lowercase hex) is configured here.
+struct Approver {
+  std::string name;
+  std::vector<std::string> groups;
+  std::string token_sha256;
+  int line = 0;
+};
+
+// webhooks[]: POSTed on approval events, signed with HMAC-SHA256 of the body under `secret`.
+struct Webhook {
+  std::string url;
+  SecretRef secret;
+  std::vector<std::string> events;  // empty = all (created, approved, denied, expired, withdrawn)
 };
 
 struct Limits {
@@ -118,8 +197,13 @@ struct Config {
   std::vector<Policy> policies;
   Limits limits;
   RecordingConfig recording;
+  TokenConfig tokens;
   unsigned threads = 0;  // io threads; 0 = one per core
   std::string log_level = "info";
+  std::optional<SecretRef> mask_key;  // key for hmac/fpe mask strategies
+  std::vector<Approver> approvers;
+  std::vector<Webhook> webhooks;
+  std::string admin_url;  // public base URL of the admin listener, for links in notices
 
   const Identity* find_identity(std::string_view name) const;
   const Connection* find_connection(std::string_view name) const;

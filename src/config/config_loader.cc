@@ -2,6 +2,7 @@
 // (the defaults live in config.h). Errors carry "file:line: key: what was expected".
 
 #include "config/config_loader.h"
+#include "config/extension_loaders.h"
 
 #include <unistd.h>
 
@@ -82,7 +83,8 @@ Config ConfigLoader::load(const YAML::Node& root_node) {
   std::optional<YamlMap> root =
       YamlMap::open(ctx_, root_node, "",
                     {"listen", "tls", "data_dir", "store", "threads", "log_level", "limits",
-                     "recording", "identities", "connections", "policies"});
+                     "recording", "identities", "connections", "policies", "approvers",
+                     "webhooks", "admin_url", "mask_key", "tokens"});
   if (!root) {
     return cfg;
   }
@@ -94,10 +96,13 @@ Config ConfigLoader::load(const YAML::Node& root_node) {
   load_identities(*root, cfg);
   load_connections(*root, cfg);
   load_policies(*root, cfg);
+  load_approval_config(ctx_, *root, cfg);
+  load_mask_config(ctx_, *root, cfg);
   check_unique(identity_names_, "identity");
   check_unique(connection_names_, "connection");
   check_unique(policy_names_, "policy");
   check_policy_references();
+  check_extension_references(ctx_, cfg);
   return cfg;
 }
 
@@ -117,8 +122,9 @@ void ConfigLoader::load_listen(YamlMap& root, Config& cfg) {
 }
 
 void ConfigLoader::load_tls(YamlMap& root, Config& cfg) {
-  std::optional<YamlMap> tls = root.map("tls", {"cert", "key"});
+  std::optional<YamlMap> tls = root.map("tls", {"cert", "key", "client_ca"});
   if (tls) {
+    load_client_ca(ctx_, *tls, cfg.tls);
     if (std::optional<ScalarValue> s = tls->scalar("cert", Presence::kRequired)) {
       cfg.tls.cert = readable_file(*s).value_or("");
     }
@@ -230,8 +236,9 @@ void ConfigLoader::load_recording(YamlMap& root, Config& cfg) {
 }
 
 void ConfigLoader::load_identities(YamlMap& root, Config& cfg) {
-  for (YamlMap& m : root.map_list("identities", {"name", "groups", "api_keys"})) {
+  for (YamlMap& m : root.map_list("identities", {"name", "groups", "api_keys", "oidc", "mtls"})) {
     Identity identity;
+    load_identity_auth(ctx_, m, identity);
     std::optional<std::string> n = name(m, "identity", identity_names_);
     if (std::optional<std::vector<ScalarValue>> groups = m.scalar_list("groups")) {
       for (const ScalarValue& g : *groups) {
@@ -403,9 +410,11 @@ std::optional<Connection> ConfigLoader::load_connection(YamlMap& m) {
 
 void ConfigLoader::load_policies(YamlMap& root, Config& cfg) {
   for (YamlMap& m :
-       root.map_list("policies", {"name", "identities", "connections", "default", "rules"})) {
+       root.map_list("policies",
+                     {"name", "identities", "connections", "default", "rules", "mask"})) {
     Policy p;
     load_policy_default(m, p);
+    load_mask_rules(ctx_, m, p);
     std::optional<std::string> n = name(m, "policy", policy_names_);
     PolicyRefs refs;
     if (auto ids = m.scalar_list("identities", Presence::kRequired)) {

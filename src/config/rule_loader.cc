@@ -28,6 +28,63 @@ std::string all_kind_names() {
   return out + ", function:NAME";
 }
 
+// approvers, min_approvals, timeout and preview of a hold rule. False when one is invalid.
+bool load_hold_fields(LoadContext& ctx, YamlMap& body, Rule& rule) {
+  bool ok = true;
+  if (auto approvers = body.scalar_list("approvers", Presence::kRequired)) {
+    for (const ScalarValue& a : *approvers) {
+      std::string_view name = a.text;
+      if (name.starts_with("group:")) {
+        name.remove_prefix(6);
+      }
+      if (!is_valid_name(name)) {
+        ctx.error(a.mark, a.path,
+                  "expected an approver name or group:NAME, got " + quote_for_message(a.text));
+        ok = false;
+        continue;
+      }
+      rule.approvers.push_back(a.text);
+    }
+    if (approvers->empty()) {
+      ctx.error(body.mark(), body.key_path("approvers"),
+                "a hold rule needs at least one approver (NAME or group:NAME)");
+      ok = false;
+    }
+  } else {
+    ok = false;
+  }
+  if (auto m = body.scalar("min_approvals")) {
+    int n = 0;
+    const auto [p, ec] = std::from_chars(m->text.data(), m->text.data() + m->text.size(), n);
+    if (ec != std::errc() || p != m->text.data() + m->text.size() || n < 1 || n > 10) {
+      ctx.error(m->mark, m->path,
+                "expected a number of approvals from 1 to 10, got " + quote_for_message(m->text));
+      ok = false;
+    } else {
+      rule.min_approvals = n;
+    }
+  }
+  if (auto t = body.scalar("timeout")) {
+    Result<std::chrono::milliseconds> d = parse_duration(t->text);
+    if (!d) {
+      ctx.error(t->mark, t->path, d.error().message);
+      ok = false;
+    } else if (*d < std::chrono::seconds(1) || *d > std::chrono::hours(24) ||
+               *d % std::chrono::seconds(1) != std::chrono::milliseconds(0)) {
+      ctx.error(t->mark, t->path,
+                "expected a whole number of seconds from 1s to 24h, got " +
+                    quote_for_message(t->text));
+      ok = false;
+    } else {
+      rule.hold_timeout = std::chrono::duration_cast<std::chrono::seconds>(*d);
+    }
+  }
+  if (auto pv = body.boolean("preview")) {
+    rule.preview = *pv;
+  }
+  return ok;
+}
+
 }  // namespace
 
 std::optional<Rule> load_rule(LoadContext& ctx, const SequenceElement& element) {
@@ -56,20 +113,19 @@ std::optional<Rule> load_rule(LoadContext& ctx, const SequenceElement& element) 
               "a rule has exactly one of allow, deny or hold, not several");
     return std::nullopt;
   }
-  if (action_key == "hold") {
-    ctx.error(element.node.Mark(), outer->key_path("hold"),
-              "hold rules are not supported yet; refusing to load a rule that cannot be enforced");
-    return std::nullopt;
-  }
-  rule.action = action_key == "allow" ? RuleAction::kAllow : RuleAction::kDeny;
+  rule.action = action_key == "allow"  ? RuleAction::kAllow
+                : action_key == "hold" ? RuleAction::kHold
+                                       : RuleAction::kDeny;
   const bool is_allow = rule.action == RuleAction::kAllow;
-  std::optional<YamlMap> body = outer->map(
-      action_key, {"kinds", "tables", "functions", "require_where", "max_rows", "message"},
-      Presence::kRequired);
+  const bool is_hold = rule.action == RuleAction::kHold;
+  std::vector<std::string_view> keys = {"kinds",    "tables",   "functions",
+                                        "require_where", "max_rows", "message"};
+  if (is_hold) {
+    keys = {"kinds",   "tables",        "functions", "approvers",
+            "message", "min_approvals", "timeout",   "preview"};
+  }
+  std::optional<YamlMap> body = outer->map(action_key, keys, Presence::kRequired);
   if (!body) {
-    if (!outer->has(action_key)) {
-      return std::nullopt;
-    }
     return std::nullopt;
   }
   bool ok = true;
@@ -133,9 +189,12 @@ std::optional<Rule> load_rule(LoadContext& ctx, const SequenceElement& element) 
       rule.max_rows = n;
     }
   }
+  if (is_hold && !load_hold_fields(ctx, *body, rule)) {
+    ok = false;
+  }
   if (auto msg = body->scalar("message")) {
     if (is_allow) {
-      ctx.error(msg->mark, msg->path, "message is only for deny rules");
+      ctx.error(msg->mark, msg->path, "message is only for deny and hold rules");
       ok = false;
     }
     rule.message = msg->text;
@@ -148,7 +207,8 @@ std::optional<Rule> load_rule(LoadContext& ctx, const SequenceElement& element) 
   }
   if (!is_allow && !has_kinds && rule.tables.empty() && rule.functions.empty() && ok) {
     ctx.error(body->mark(), body->path(),
-              "empty rule: a deny rule needs at least one of kinds, tables or functions");
+              std::string("empty rule: a ") + (is_hold ? "hold" : "deny") +
+                  " rule needs at least one of kinds, tables or functions");
     ok = false;
   }
   return ok ? std::optional<Rule>(std::move(rule)) : std::nullopt;

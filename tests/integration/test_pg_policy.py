@@ -204,3 +204,12 @@ def test_policy_test_cli(gw):
                   "select * from pol_items where id = 1")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "ALLOW" in r.stdout
+
+
+def test_startup_options_cannot_bypass_policy(gw):
+    env = dict(os.environ, PGPASSWORD=gw.key, PGOPTIONS="-c standard_conforming_strings=off")
+    r = subprocess.run(["psql", "-X", f"host=127.0.0.1 port={gw.pg_port} user=ci-deploy "
+                        "dbname=orders sslmode=require", "-c", "select 1"],
+                       capture_output=True, text=True, env=env, timeout=30)
+    assert r.returncode != 0
+    assert 'startup parameter "options" is not allowed' in r.stderr

@@ -441,17 +441,93 @@ TEST(ConfigLoad, ErrorsAreListedInLineOrder) {
   EXPECT_THAT(e, HasSubstr("\ntest.yaml:3: listen.admn: unknown key"));
 }
 
-TEST(ConfigLoad, HoldRulesAreRefusedAtTheirLine) {
-  std::string e = load_error(std::string(kPolicyBase) +
-                             "  - name: p\n"
-                             "    identities: [ci-deploy]\n"
-                             "    connections: [orders]\n"
-                             "    rules:\n"
-                             "      - allow: { kinds: [select] }\n"
-                             "      - hold: { kinds: [delete] }\n");
-  EXPECT_THAT(e, StartsWith("test.yaml:12: "));
-  EXPECT_THAT(e, HasSubstr("hold rules are not supported yet; refusing to load a rule that "
-                           "cannot be enforced"));
+constexpr std::string_view kApprovers =
+    "approvers:\n"
+    "  - { name: alice, groups: [dba], token_sha256: "
+    "\"8A2F6B1C9D3E4F5061728394A5B6C7D8E9F00112233445566778899AABBCCDDE\" }\n"
+    "  - { name: bob, groups: [dba], token_sha256: "
+    "\"0000000000000000000000000000000000000000000000000000000000000001\" }\n";
+
+TEST(ConfigLoad, HoldRulesLoadWithApproversAndTimeout) {
+  Result<Config> c = load(std::string(kApprovers) + std::string(kPolicyBase) +
+                          "  - name: p\n"
+                          "    identities: [ci-deploy]\n"
+                          "    connections: [orders]\n"
+                          "    rules:\n"
+                          "      - allow: { kinds: [select] }\n"
+                          "      - hold: { kinds: [delete], tables: [orders], approvers: "
+                          "[group:dba, alice], min_approvals: 2, timeout: 90s, preview: true, "
+                          "message: ask a DBA }\n"
+                          "      - hold: { kinds: [update], approvers: [bob] }\n"
+                          "admin_url: https://custos.example.com/\n"
+                          "webhooks:\n"
+                          "  - { url: http://127.0.0.1:9/hook, secret: env:HOOK, "
+                          "events: [created, approved] }\n");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  ASSERT_EQ(c->approvers.size(), 2u);
+  EXPECT_EQ(c->approvers[0].name, "alice");
+  EXPECT_EQ(c->approvers[0].groups, (std::vector<std::string>{"dba"}));
+  // Stored lowercase.
+  EXPECT_EQ(c->approvers[0].token_sha256,
+            "8a2f6b1c9d3e4f5061728394a5b6c7d8e9f00112233445566778899aabbccdde");
+  EXPECT_EQ(c->admin_url, "https://custos.example.com");
+  ASSERT_EQ(c->webhooks.size(), 1u);
+  EXPECT_EQ(c->webhooks[0].secret.ref, "env:HOOK");
+  EXPECT_EQ(c->webhooks[0].events, (std::vector<std::string>{"created", "approved"}));
+  const Rule& hold = c->policies[0].rules[1];
+  EXPECT_EQ(hold.action, RuleAction::kHold);
+  EXPECT_EQ(hold.approvers, (std::vector<std::string>{"group:dba", "alice"}));
+  EXPECT_EQ(hold.min_approvals, 2);
+  EXPECT_EQ(hold.hold_timeout, 90s);
+  EXPECT_TRUE(hold.preview);
+  EXPECT_EQ(hold.message, "ask a DBA");
+  EXPECT_EQ(hold.tables, (std::vector<std::string>{"orders"}));
+  const Rule& defaults = c->policies[0].rules[2];
+  EXPECT_EQ(defaults.min_approvals, 1);
+  EXPECT_EQ(defaults.hold_timeout, 600s);
+  EXPECT_FALSE(defaults.preview);
+}
+
+TEST(ConfigLoad, HoldRulesAreRefusedAtTheirLineWhenTheyCannotBeEnforced) {
+  const std::string base = std::string(kPolicyBase) +
+                           "  - name: p\n"
+                           "    identities: [ci-deploy]\n"
+                           "    connections: [orders]\n"
+                           "    rules:\n"
+                           "      - allow: { kinds: [select] }\n";
+  // No approvers: nobody could ever release the statement.
+  std::string e = load_error(base + "      - hold: { kinds: [delete] }\n");
+  EXPECT_THAT(e, StartsWith("test.yaml:12: policies[0].rules[1].hold.approvers: "));
+  // An approver that does not exist, and a group nobody is in.
+  e = load_error(std::string(kApprovers) + base +
+                 "      - hold: { kinds: [delete], approvers: [carol] }\n");
+  EXPECT_THAT(e, HasSubstr(":15: policy \"p\": hold rule approver \"carol\" is not in "
+                           "approvers[]"));
+  e = load_error(std::string(kApprovers) + base +
+                 "      - hold: { kinds: [delete], approvers: [group:ops] }\n");
+  EXPECT_THAT(e, HasSubstr("hold rule approver \"group:ops\" is a group no approver belongs to"));
+  // More approvals required than people who may give them.
+  e = load_error(std::string(kApprovers) + base +
+                 "      - hold: { kinds: [delete], approvers: [alice], min_approvals: 2 }\n");
+  EXPECT_THAT(e, HasSubstr("needs min_approvals 2 but only 1 approver(s) may approve it"));
+  // Bad values, and allow-only keys.
+  e = load_error(std::string(kApprovers) + base +
+                 "      - hold: { kinds: [delete], approvers: [alice], timeout: 0 }\n");
+  EXPECT_THAT(e, HasSubstr("hold.timeout: expected a whole number of seconds from 1s to 24h"));
+  e = load_error(std::string(kApprovers) + base +
+                 "      - hold: { kinds: [delete], approvers: [alice], min_approvals: 0 }\n");
+  EXPECT_THAT(e, HasSubstr("expected a number of approvals from 1 to 10"));
+  e = load_error(std::string(kApprovers) + base +
+                 "      - hold: { kinds: [delete], approvers: [alice], max_rows: 5 }\n");
+  EXPECT_THAT(e, HasSubstr("hold.max_rows: unknown key"));
+  e = load_error(std::string(kApprovers) + base + "      - hold: { approvers: [alice] }\n");
+  EXPECT_THAT(e, HasSubstr("a hold rule needs at least one of kinds, tables or functions"));
+}
+
+TEST(ConfigLoad, ApproverTokenHashIsValidatedWithoutQuotingIt) {
+  std::string e = load_error("approvers:\n  - { name: alice, token_sha256: my-secret-token }\n");
+  EXPECT_THAT(e, StartsWith("test.yaml:2: approvers[0].token_sha256: expected the SHA-256"));
+  EXPECT_THAT(e, Not(HasSubstr("my-secret-token")));
 }
 
 TEST(ConfigLoad, PolicyDefaultAndRulesLoad) {

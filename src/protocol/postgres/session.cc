@@ -29,6 +29,24 @@ std::string new_session_id() {
   return fmt::format("{:x}-{}", secs, core::random_hex(6));
 }
 
+// Startup parameters passed through to the target. Anything else (notably `options`, which can
+// set any server setting) is refused: policy must see every setting change as a statement.
+bool startup_parameter_allowed(std::string_view name) {
+  static constexpr std::string_view kAllowed[] = {
+      "application_name", "client_encoding", "DateStyle",   "TimeZone",
+      "extra_float_digits", "IntervalStyle", "bytea_output", "datestyle",
+      "timezone",          "intervalstyle", "lc_monetary",  "lc_numeric",
+      "lc_time",           "statement_timeout", "lock_timeout",
+      "idle_in_transaction_session_timeout", "default_transaction_isolation",
+      "default_transaction_read_only", "geqo",  "fallback_application_name"};
+  for (auto a : kAllowed) {
+    if (a == name) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void Session::start(server::Services& services, net::tcp::socket socket) {
@@ -406,8 +424,20 @@ asio::awaitable<bool> Session::upstream_login(const StartupPacket& startup) {
   params.emplace_back("user", conn.credentials.username);
   params.emplace_back("database", conn.database);
   for (const auto& [k, v] : startup.params) {
-    if (k == "user" || k == "database" || k == "replication" || k.starts_with("_pq_.")) {
+    if (k == "user" || k == "database" || k.starts_with("_pq_.")) {
       continue;
+    }
+    if (!startup_parameter_allowed(k)) {
+      // Settings passed at startup bypass statement policy (options=-c role=..., -c
+      // standard_conforming_strings=off changes how the parser must read strings).
+      spdlog::warn("session={} identity={} startup parameter {} refused", id_,
+                   principal_->identity, k);
+      set_close_reason(CloseReason::policy_denied);
+      co_await send_error("FATAL", "0A000",
+                          fmt::format("custos: startup parameter \"{}\" is not allowed; use SET "
+                                      "statements, which policy can see",
+                                      k));
+      co_return false;
     }
     params.emplace_back(k, v);
   }
@@ -600,6 +630,23 @@ asio::awaitable<bool> Session::finish_upstream_startup() {
         encode_backend_key_data(out, client_key_->pid, client_key_->secret);
       }
     } else {
+      if (frame->type == 'S') {
+        auto ps = parse_parameter_status(frame->payload);
+        if (ps && ps->name == "standard_conforming_strings" && ps->value != "on") {
+          // The analyzer reads string literals as PostgreSQL does with this setting on; with it
+          // off, the target would read backslashes differently from what policy judged.
+          upstream_in_.consume(frame->wire_size);
+          spdlog::error("session={} connection={} target has standard_conforming_strings=off",
+                        id_, conn.name);
+          set_close_reason(CloseReason::upstream_error);
+          co_await send_error("FATAL", "0A000",
+                              fmt::format("custos: connection \"{}\": target runs with "
+                                          "standard_conforming_strings=off, which custos does not "
+                                          "support",
+                                          conn.name));
+          co_return false;
+        }
+      }
       core::append(out, raw);
       if (frame->type == 'Z') {
         done = true;
