@@ -49,6 +49,10 @@ policies:
   - name: ci-on-orders
     identities: [group:ci]
     connections: [orders]
+    rules:
+      - deny:  { kinds: [ddl], message: "no DDL from CI jobs" }
+      - allow: { kinds: [readonly] }
+      - allow: { kinds: [insert, update, delete], tables: [customers], require_where: true }
 YAML
 "$CUSTOS" check-config --config "$DEMO/custos.yaml"
 ORDERS_DB_PASSWORD="$APP_PASSWORD" "$CUSTOS" serve --config "$DEMO/custos.yaml" >"$DEMO/custos.log" 2>&1 &
@@ -60,6 +64,14 @@ gw() { PGPASSWORD="$API_KEY" psql -X "host=127.0.0.1 port=$CUSTOS_PORT user=ci-d
 say "a CI job queries through custos with its own API key (user=identity, dbname=connection)"
 echo "\$ PGPASSWORD=\$API_KEY psql \"host=127.0.0.1 port=$CUSTOS_PORT user=ci-deploy dbname=orders sslmode=require\""
 gw -c "select current_user as target_role, count(*) as customers from customers"
+
+say "statement policy: a DELETE without WHERE and a DROP are refused before they reach the target"
+gw -c "delete from customers" || true
+gw -c "/* looks harmless */ with x as (delete from customers returning id) select count(*) from x" || true
+gw -c "drop table customers" || true
+"$CUSTOS" policy test --config "$DEMO/custos.yaml" --identity ci-deploy --connection orders \
+  "update customers set email = 'x' where id = 1" || true
+gw -c "select count(*) as customers_still_there from customers"
 
 say "a wrong key is refused with one generic message"
 PGPASSWORD=wrong psql -X "host=127.0.0.1 port=$CUSTOS_PORT user=ci-deploy dbname=orders sslmode=require" -c "select 1" || true
