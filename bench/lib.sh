@@ -114,6 +114,7 @@ listen: { postgres: 127.0.0.1:$CUSTOS_PORT }
 tls: { cert: $WORK/tls.crt, key: $WORK/tls.key }
 data_dir: $WORK/custos-$CUSTOS_PORT/data
 log_level: warn
+threads: ${CUSTOS_THREADS:-0}
 identities:
   - name: bench
     api_keys: [{ sha256: "$sha" }]
@@ -127,7 +128,7 @@ policies:
   - name: bench
     identities: [bench]
     connections: [orders]
-${1:-}
+${1:-    default: allow}
 YAML
   BENCH_DB_PASSWORD="$APP_PASSWORD" "$(custos_bin)" serve \
     --config "$WORK/custos-$CUSTOS_PORT/custos.yaml" >"$WORK/custos-$CUSTOS_PORT/log" 2>&1 &
