@@ -10,6 +10,7 @@
 #include "protocol/postgres/md5_password.h"
 #include "protocol/postgres/message.h"
 #include "protocol/postgres/scram_client.h"
+#include "protocol/postgres/upstream_connector.h"
 #include "secrets/secret_resolver.h"
 
 namespace custos::postgres {
@@ -360,69 +361,9 @@ asio::awaitable<bool> Session::authenticate_client(const StartupPacket& startup)
 
 asio::awaitable<bool> Session::connect_upstream(const StartupPacket& startup) {
   const auto& conn = *connection_;
-  auto unavailable = [&](std::string_view why) -> asio::awaitable<void> {
-    core::inc(core::metrics().upstream_connect_failures_total);
-    spdlog::warn("session={} identity={} connection={} target {} unavailable: {}", id_,
-                 principal_->identity, conn.name, conn.address.to_string(), why);
-    set_close_reason(CloseReason::upstream_unavailable);
-    co_await send_error("FATAL", "08006",
-                        fmt::format("custos: connection \"{}\" is unavailable: target did not "
-                                    "accept the connection",
-                                    conn.name));
-  };
-
-  auto sock = co_await net::dial(conn.address.host, conn.address.port,
-                                 services_.cfg.limits.connect_timeout);
-  if (!sock) {
-    co_await unavailable(sock.error().message);
-    co_return false;
-  }
-  upstream_.emplace(std::move(*sock));
-
-  if (conn.tls.mode != config::UpstreamTlsMode::kDisable) {
-    core::Bytes req;
-    encode_ssl_request(req);
-    auto [ec, n] = co_await upstream_->write_all(asio::buffer(req));
-    char answer = 0;
-    if (!ec) {
-      auto r = co_await upstream_->read_some(asio::buffer(&answer, 1));
-      ec = r.ec;
-    }
-    if (ec || answer != 'S') {
-      co_await unavailable(ec ? ec.message() : "target does not support TLS");
-      co_return false;
-    }
-    auto& ctx = *services_.upstream_tls.at(conn.name);
-    bool verify = conn.tls.mode == config::UpstreamTlsMode::kVerifyFull;
-    auto ok = co_await upstream_->connect_tls(ctx, conn.address.host,
-                                              verify ? conn.address.host : std::string());
-    if (!ok) {
-      co_await unavailable(ok.error().message);
-      co_return false;
-    }
-  }
-  co_return co_await upstream_login(startup);
-}
-
-asio::awaitable<bool> Session::upstream_login(const StartupPacket& startup) {
-  const auto& conn = *connection_;
-  auto password = secrets::resolve(conn.credentials.password);
-  if (!password) {
-    spdlog::error("session={} connection={} credential unavailable: {}", id_, conn.name,
-                  password.error().message);
-    set_close_reason(CloseReason::upstream_unavailable);
-    co_await send_error("FATAL", "08006",
-                        fmt::format("custos: connection \"{}\" is unavailable: credential "
-                                    "could not be resolved",
-                                    conn.name));
-    co_return false;
-  }
-
   // The caller's own startup parameters (application_name, client_encoding, DateStyle, ...)
   // pass through; identity and database are replaced by the injected ones.
   std::vector<std::pair<std::string, std::string>> params;
-  params.emplace_back("user", conn.credentials.username);
-  params.emplace_back("database", conn.database);
   for (const auto& [k, v] : startup.params) {
     if (k == "user" || k == "database" || k.starts_with("_pq_.")) {
       continue;
@@ -441,128 +382,55 @@ asio::awaitable<bool> Session::upstream_login(const StartupPacket& startup) {
     }
     params.emplace_back(k, v);
   }
-  core::Bytes msg;
-  encode_startup(msg, params);
-  if (auto [ec, n] = co_await upstream_->write_all(asio::buffer(msg)); ec) {
-    set_close_reason(CloseReason::upstream_error);
-    co_await send_error("FATAL", "08006",
-                        fmt::format("custos: connection \"{}\" is unavailable", conn.name));
+  auto it = services_.upstream_tls.find(conn.name);
+  auto login = co_await connect_and_login(
+      conn, it == services_.upstream_tls.end() ? nullptr : it->second.get(), params,
+      services_.cfg.limits.connect_timeout, services_.cfg.limits.max_message_bytes);
+  if (login.error) {
+    const auto& e = *login.error;
+    switch (e.kind) {
+      case LoginFailure::kUnreachable:
+        core::inc(core::metrics().upstream_connect_failures_total);
+        spdlog::warn("session={} identity={} connection={} target {} unavailable: {}", id_,
+                     principal_->identity, conn.name, conn.address.to_string(), e.detail);
+        set_close_reason(CloseReason::upstream_unavailable);
+        co_await send_error("FATAL", "08006",
+                            fmt::format("custos: connection \"{}\" is unavailable: target did "
+                                        "not accept the connection",
+                                        conn.name));
+        break;
+      case LoginFailure::kCredential:
+        spdlog::error("session={} connection={} credential unavailable: {}", id_, conn.name,
+                      e.detail);
+        set_close_reason(CloseReason::upstream_unavailable);
+        co_await send_error("FATAL", "08006",
+                            fmt::format("custos: connection \"{}\" is unavailable: credential "
+                                        "could not be resolved",
+                                        conn.name));
+        break;
+      case LoginFailure::kRefused:
+        // The target's own error (wrong database, too many connections, ...) reaches the
+        // client unchanged.
+        spdlog::warn("session={} connection={} target refused login: {}", id_, conn.name,
+                     e.detail);
+        set_close_reason(CloseReason::upstream_error);
+        co_await send_to_client(e.target_error);
+        break;
+      case LoginFailure::kAuthFailed:
+      case LoginFailure::kProtocol:
+        spdlog::error("session={} connection={} login to target failed: {}", id_, conn.name,
+                      e.detail);
+        set_close_reason(CloseReason::upstream_error);
+        co_await send_error("FATAL", "08006",
+                            fmt::format("custos: connection \"{}\": login to target failed",
+                                        conn.name));
+        break;
+    }
     co_return false;
   }
-
-  std::optional<ScramClient> scram;
-  while (true) {
-    auto frame = co_await read_frame(*upstream_, upstream_in_, Direction::kBackend);
-    if (!frame) {
-      set_close_reason(CloseReason::upstream_error);
-      co_await send_error("FATAL", "08006",
-                          fmt::format("custos: connection \"{}\": target closed the connection "
-                                      "during login",
-                                      conn.name));
-      co_return false;
-    }
-    if (frame->type == 'E') {
-      // The target's own error (wrong database, too many connections, ...) reaches the client
-      // unchanged.
-      core::Bytes raw(upstream_in_.readable().begin(),
-                      upstream_in_.readable().begin() + frame->wire_size);
-      upstream_in_.consume(frame->wire_size);
-      auto fields = parse_error_notice(frame->payload);
-      spdlog::warn("session={} connection={} target refused login: {}", id_, conn.name,
-                   fields ? std::string(fields->message()) : "malformed error");
-      set_close_reason(CloseReason::upstream_error);
-      co_await send_to_client(raw);
-      co_return false;
-    }
-    if (frame->type == 'v') {  // NegotiateProtocolVersion: we only speak 3.0; accept and go on
-      upstream_in_.consume(frame->wire_size);
-      continue;
-    }
-    if (frame->type != 'R') {
-      upstream_in_.consume(frame->wire_size);
-      set_close_reason(CloseReason::upstream_error);
-      co_await send_error("FATAL", "08P01", "custos: unexpected message from target during login");
-      co_return false;
-    }
-    auto auth = parse_authentication(frame->payload);
-    if (!auth) {
-      upstream_in_.consume(frame->wire_size);
-      set_close_reason(CloseReason::upstream_error);
-      co_await send_error("FATAL", "08P01", "custos: malformed authentication from target");
-      co_return false;
-    }
-    core::Bytes reply;
-    std::string auth_error;
-    switch (auth->code) {
-      case 0:  // AuthenticationOk
-        upstream_in_.consume(frame->wire_size);
-        co_return co_await finish_upstream_startup();
-      case 3:  // cleartext
-        encode_password(reply, password->reveal());
-        break;
-      case 5: {  // md5
-        if (auth->data.size() != 4) {
-          auth_error = "malformed md5 salt";
-          break;
-        }
-        std::array<uint8_t, 4> salt{auth->data[0], auth->data[1], auth->data[2], auth->data[3]};
-        auto response = md5_password_response(conn.credentials.username, *password, salt);
-        encode_password(reply, response);
-        break;
-      }
-      case 10: {  // SASL
-        if (!mechanisms_include(auth->data, "SCRAM-SHA-256")) {
-          auth_error = "target offers no supported SASL mechanism";
-          break;
-        }
-        scram.emplace(*password);
-        encode_sasl_initial(reply, "SCRAM-SHA-256", core::as_bytes(scram->client_first_message()));
-        break;
-      }
-      case 11: {  // SASLContinue
-        if (!scram) {
-          auth_error = "unexpected SASLContinue";
-          break;
-        }
-        auto final_msg = scram->handle_server_first(core::as_chars(auth->data));
-        if (!final_msg) {
-          auth_error = final_msg.error().message;
-          break;
-        }
-        encode_sasl_response(reply, core::as_bytes(*final_msg));
-        break;
-      }
-      case 12: {  // SASLFinal
-        if (!scram) {
-          auth_error = "unexpected SASLFinal";
-          break;
-        }
-        if (auto ok = scram->verify_server_final(core::as_chars(auth->data)); !ok) {
-          auth_error = ok.error().message;
-        }
-        break;
-      }
-      default:
-        auth_error = fmt::format("target requested unsupported authentication method {}",
-                                 auth->code);
-    }
-    upstream_in_.consume(frame->wire_size);
-    if (!auth_error.empty()) {
-      spdlog::error("session={} connection={} login to target failed: {}", id_, conn.name,
-                    auth_error);
-      set_close_reason(CloseReason::upstream_error);
-      co_await send_error("FATAL", "08006",
-                          fmt::format("custos: connection \"{}\": login to target failed",
-                                      conn.name));
-      co_return false;
-    }
-    if (!reply.empty()) {
-      if (auto [ec, n] = co_await upstream_->write_all(asio::buffer(reply)); ec) {
-        set_close_reason(CloseReason::upstream_error);
-        co_return false;
-      }
-    }
-  }
+  upstream_.emplace(std::move(*login.stream));
+  upstream_in_ = std::move(login.buffered);
+  co_return co_await finish_upstream_startup();
 }
 
 asio::awaitable<bool> Session::finish_upstream_startup() {

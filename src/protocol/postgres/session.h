@@ -73,7 +73,6 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   asio::awaitable<std::optional<StartupPacket>> read_startup();
   asio::awaitable<bool> authenticate_client(const StartupPacket& startup);
   asio::awaitable<bool> connect_upstream(const StartupPacket& startup);
-  asio::awaitable<bool> upstream_login(const StartupPacket& startup);
   asio::awaitable<bool> finish_upstream_startup();
   asio::awaitable<void> handle_cancel(const StartupPacket& cancel);
   asio::awaitable<void> relay();

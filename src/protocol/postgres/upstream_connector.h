@@ -1,0 +1,52 @@
+#pragma once
+// Connects to a PostgreSQL target and logs in with the injected credential: dial (with a
+// deadline), TLS per the connection's mode, StartupMessage, then SCRAM-SHA-256 / md5 /
+// cleartext / trust. Used by client sessions and by custos's own side connections (catalog
+// lookups for masking, previews for approvals).
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+#include "core/bytes.h"
+#include "net/stream.h"
+
+namespace custos::postgres {
+
+enum class LoginFailure {
+  kUnreachable,  // dial / TLS failed
+  kCredential,   // the secret reference could not be resolved
+  kRefused,      // the target sent an ErrorResponse (kept in target_error, unchanged)
+  kAuthFailed,   // the SASL/md5 exchange failed on our side (e.g. server signature wrong)
+  kProtocol,     // the target spoke something unexpected
+};
+
+struct LoginError {
+  LoginFailure kind;
+  std::string detail;        // for logs; never contains a secret
+  core::Bytes target_error;  // the target's ErrorResponse frame when kind == kRefused
+};
+
+struct UpstreamLogin {
+  std::optional<net::Stream> stream;
+  core::ReadBuffer buffered;  // bytes already read after AuthenticationOk
+  std::optional<LoginError> error;
+};
+
+// `params` are extra startup parameters (user and database come from the connection).
+asio::awaitable<UpstreamLogin> connect_and_login(
+    const config::Connection& conn, asio::ssl::context* tls,
+    const std::vector<std::pair<std::string, std::string>>& params,
+    std::chrono::milliseconds connect_timeout, size_t max_message);
+
+// Reads until one complete backend message is in `buf` (nullopt on EOF or malformed input).
+asio::awaitable<std::optional<struct Frame>> read_backend_frame(net::Stream& stream,
+                                                               core::ReadBuffer& buf,
+                                                               size_t max_message);
+
+}  // namespace custos::postgres
