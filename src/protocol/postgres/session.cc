@@ -92,14 +92,17 @@ void Session::request_close(std::string_view reason) {
     if (self->closing_) {
       return;
     }
-    if (why == "shutdown") {
-      self->set_close_reason(CloseReason::shutdown);
-    } else if (why == "key_revoked") {
-      self->set_close_reason(CloseReason::key_revoked);
-    } else {
-      self->set_close_reason(CloseReason::shutdown);
+    self->set_close_reason(why == "key_revoked" ? CloseReason::key_revoked
+                                                : CloseReason::shutdown);
+    if (self->in_relay_ && !self->relay_stopping_) {
+      // Stop the relay; it then tells the client why before closing.
+      std::error_code ignored;
+      self->client_.socket().cancel(ignored);
+      if (self->upstream_) {
+        self->upstream_->socket().cancel(ignored);
+      }
+      return;
     }
-    // Tell the client why before the socket goes away; best effort, the relay may be writing.
     self->client_.close();
     if (self->upstream_) {
       self->upstream_->close();

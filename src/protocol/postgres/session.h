@@ -79,6 +79,10 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   asio::awaitable<void> pump_client_to_upstream();
   asio::awaitable<void> pump_upstream_to_client();
   asio::awaitable<void> idle_watch();
+  void pump_finished();
+  // Hook for components that hold work for the relay (held statements): called once when the
+  // relay begins to stop.
+  void on_relay_stop() {}
 
   // Reads until one typed message is complete in `buf`; nullopt on EOF/error (reason set).
   asio::awaitable<std::optional<Frame>> read_frame(net::Stream& stream, core::ReadBuffer& buf,
@@ -153,6 +157,11 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   std::chrono::steady_clock::time_point last_activity_;
   std::chrono::steady_clock::time_point started_;
   std::unique_ptr<asio::steady_timer> deadline_;
+  std::unique_ptr<asio::steady_timer> relay_done_;
+  std::unique_ptr<asio::steady_timer> idle_timer_;
+  int relay_running_ = 0;
+  bool relay_stopping_ = false;
+  bool in_relay_ = false;
 };
 
 }  // namespace custos::postgres

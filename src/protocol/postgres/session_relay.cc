@@ -4,7 +4,6 @@
 // forwarded as they arrive (large DataRow/CopyData stream through without being buffered
 // whole), while results are observed for the recording.
 
-#include <asio/experimental/awaitable_operators.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/metrics.h"
@@ -13,7 +12,6 @@
 
 namespace custos::postgres {
 
-using namespace asio::experimental::awaitable_operators;
 using core::CloseReason;
 
 namespace {
@@ -41,7 +39,31 @@ bool streams_through(char type, Direction dir) {
 }  // namespace
 
 asio::awaitable<void> Session::relay() {
-  co_await (pump_client_to_upstream() || pump_upstream_to_client() || idle_watch());
+  // The two pumps and the idle watch run as separate coroutines on this session's thread (no
+  // per-operation cancellation plumbing on the hot path); the first to finish cancels the
+  // others' I/O, and this frame waits for all three before telling the client why.
+  auto ex = co_await asio::this_coro::executor;
+  auto self = shared_from_this();
+  relay_done_ = std::make_unique<asio::steady_timer>(ex, std::chrono::steady_clock::time_point::max());
+  idle_timer_ = std::make_unique<asio::steady_timer>(ex);
+  relay_running_ = 3;
+  in_relay_ = true;
+  auto on_exit = [self](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("session={} relay failed: {}", self->id_, ex.what());
+      }
+      self->set_close_reason(CloseReason::protocol_error);
+    }
+    self->pump_finished();
+  };
+  asio::co_spawn(ex, pump_client_to_upstream(), on_exit);
+  asio::co_spawn(ex, pump_upstream_to_client(), on_exit);
+  asio::co_spawn(ex, idle_watch(), on_exit);
+  co_await relay_done_->async_wait(net::use_nothrow);
+  in_relay_ = false;
   // Tell the client why, if it is still there and the cause was not its own doing.
   switch (close_reason_) {
     case CloseReason::upstream_eof:
@@ -67,21 +89,37 @@ asio::awaitable<void> Session::relay() {
     case CloseReason::shutdown:
       co_await send_error("FATAL", "57P01", "custos: gateway is shutting down");
       break;
+    case CloseReason::key_revoked:
+      co_await send_error("FATAL", "28000",
+                          "custos: the credential this session authenticated with was revoked");
+      break;
     default:
       break;
   }
 }
 
-asio::awaitable<void> Session::idle_watch() {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  const auto idle = services_.cfg.limits.idle_timeout;
-  while (true) {
-    timer.expires_after(std::chrono::seconds(1));
-    auto [ec] = co_await timer.async_wait(net::use_nothrow);
-    if (ec) {
-      co_return;
+void Session::pump_finished() {
+  if (!relay_stopping_) {
+    relay_stopping_ = true;
+    std::error_code ignored;
+    client_.socket().cancel(ignored);
+    if (upstream_) {
+      upstream_->socket().cancel(ignored);
     }
-    if (closing_requested_) {
+    idle_timer_->cancel();
+    on_relay_stop();
+  }
+  if (--relay_running_ == 0) {
+    relay_done_->cancel();
+  }
+}
+
+asio::awaitable<void> Session::idle_watch() {
+  const auto idle = services_.cfg.limits.idle_timeout;
+  while (!relay_stopping_) {
+    idle_timer_->expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await idle_timer_->async_wait(net::use_nothrow);
+    if (ec || relay_stopping_) {
       co_return;
     }
     // Results are buffered and written with the next statement; write them now if the
