@@ -195,8 +195,9 @@ std::string load_errors(const std::string& yaml) {
 }
 
 TEST(RuleLoaderTest, RefusesWhatItCannotEnforce) {
+  // A hold rule nobody may approve cannot be enforced.
   EXPECT_NE(load_errors("rules:\n  - hold: { kinds: [delete] }\n").find(
-                "p.yaml:2: policies[0].rules[0].hold: hold rules are not supported yet"),
+                "p.yaml:2: policies[0].rules[0].hold.approvers: required key is missing"),
             std::string::npos)
       << load_errors("rules:\n  - hold: { kinds: [delete] }\n");
   EXPECT_NE(load_errors("rules:\n  - allow: { kinds: [selekt] }\n").find("unknown kind \"selekt\""),

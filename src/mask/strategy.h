@@ -1,0 +1,57 @@
+#pragma once
+// Masking strategies applied to one value (a whole cell or a detected span of it).
+//
+//   redact  → the fixed marker "****", whatever the value (length is not revealed).
+//   partial → every character but the last keep_last replaced by '*', character count kept
+//             (UTF-8 aware: one '*' per code point). A value with keep_last characters or fewer
+//             is fully starred (keeping it all would reveal it).
+//   hmac    → "hmac:" + the first 16 lowercase hex digits of HMAC-SHA256(k_h, value): equal
+//             inputs give equal tokens, so joins and GROUP BY still work on masked results.
+//   fpe     → format-preserving, keyed, deterministic: ASCII digits stay digits, letters stay
+//             letters of the same case, every other byte (separators, non-ASCII) stays in place,
+//             length unchanged. Construction: a generalised unbalanced Feistel network over the
+//             alphanumeric symbols — 4 passes, each pass updates symbol k as
+//             s[k] = (s[k] + SipHash-2-4_{k_f}(pass, k, n, neighbours)) mod radix(k),
+//             where neighbours are the (unchanged during that step) symbols within 16 positions
+//             of k. Each step is invertible (subtract the same PRF value), so the whole map is
+//             a bijection on strings of the same format. It is NOT NIST FF1/FF3-1; short values
+//             have small domains (a 4-digit value has 10^4 images) — it hides, it does not
+//             encrypt.
+//   null   → SQL NULL (handled by the row rewriters, not here).
+// k_h and k_f are derived from mask_key with HMAC-SHA256 under distinct labels, so the two
+// strategies never share key material.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace custos::mask {
+
+inline constexpr std::string_view kRedactMarker = "****";
+
+class StrategyKeys {
+ public:
+  StrategyKeys() = default;
+  explicit StrategyKeys(std::string_view mask_key);
+  StrategyKeys(const StrategyKeys&) = default;
+  StrategyKeys& operator=(const StrategyKeys&) = default;
+  ~StrategyKeys();
+
+  bool present() const { return present_; }
+  const std::array<uint8_t, 32>& hmac_key() const { return hmac_; }
+  const std::array<uint8_t, 16>& fpe_key() const { return fpe_; }
+
+ private:
+  std::array<uint8_t, 32> hmac_{};
+  std::array<uint8_t, 16> fpe_{};
+  bool present_ = false;
+};
+
+std::string mask_partial(std::string_view value, uint32_t keep_last);
+std::string mask_hmac(const StrategyKeys& keys, std::string_view value);
+std::string mask_fpe(const StrategyKeys& keys, std::string_view value);
+// The inverse of mask_fpe (tests prove bijectivity with it; never used on the data path).
+std::string unmask_fpe(const StrategyKeys& keys, std::string_view masked);
+
+}  // namespace custos::mask
