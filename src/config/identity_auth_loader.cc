@@ -9,6 +9,9 @@
 #include "config/value_parsers.h"
 
 namespace custos::config {
+
+void load_token_config(LoadContext& ctx, YamlMap& root, Config& cfg);
+
 namespace {
 
 // Claim names accepted under oidc.claims. YamlMap checks keys against a fixed list, which also
@@ -21,8 +24,8 @@ const std::vector<std::string_view> kKnownClaims = {
     "repository", "repository_id", "repository_owner", "repository_owner_id",
     "repository_visibility", "ref", "ref_type", "ref_protected", "environment",
     "environment_node_id", "workflow", "workflow_ref", "workflow_sha", "job_workflow_ref",
-    "job_workflow_sha", "actor", "actor_id", "event_name", "head_ref", "base_ref", "sha",
-    "run_id", "run_number", "run_attempt", "runner_environment", "enterprise", "enterprise_id",
+    "job_workflow_sha", "actor", "actor_id", "event_name", "head_ref", "base_ref", "sha", "run_id",
+    "run_number", "run_attempt", "runner_environment", "enterprise", "enterprise_id",
     // GitLab CI
     "namespace_id", "namespace_path", "project_id", "project_path", "user_id", "user_login",
     "user_email", "pipeline_id", "pipeline_source", "job_id", "ref_path", "environment_protected",
@@ -170,6 +173,8 @@ void load_client_ca(LoadContext& ctx, YamlMap& tls_map, TlsConfig& tls) {
   }
 }
 
+// Top level: tokens { max_ttl }. To be declared in extension_loaders.h and called by the core
+// loader at the root (next to load_approval_config).
 void load_token_config(LoadContext& ctx, YamlMap& root, Config& cfg) {
   if (auto m = root.map("tokens", {"max_ttl"})) {
     if (auto s = m->scalar("max_ttl")) {

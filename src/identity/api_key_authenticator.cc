@@ -67,8 +67,12 @@ Result<Principal> ApiKeyAuthenticator::authenticate(
     }
     return fail(ErrorCode::kAuth, "no matching key");
   }
-  return Principal{entry->name, entry->groups, "api_key",
-                   valid_match->sha256_hex.substr(0, kKeyIdChars)};
+  Principal principal;
+  principal.identity = entry->name;
+  principal.groups = entry->groups;
+  principal.auth_method = "api_key";
+  principal.key_id = valid_match->sha256_hex.substr(0, kKeyIdChars);
+  return principal;
 }
 
 }  // namespace custos::identity

@@ -4,9 +4,8 @@
 // JSON objects nested at most kMaxJsonDepth deep, `alg` a string. Nothing here trusts the
 // content; OidcVerifier checks the signature and the claims.
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,10 +19,10 @@ inline constexpr size_t kMaxTokenBytes = 16 * 1024;
 inline constexpr int kMaxJsonDepth = 16;
 
 struct Jwt {
-  nlohmann::json header;   // an object
-  nlohmann::json payload;  // an object
-  std::string alg;         // header alg
-  std::string kid;         // header kid, empty when absent
+  nlohmann::json header;      // an object
+  nlohmann::json payload;     // an object
+  std::string alg;            // header alg
+  std::string kid;            // header kid, empty when absent
   std::string signing_input;  // "<header b64>.<payload b64>": what the signature covers
   core::Bytes signature;
 };
