@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "api/token_routes.h"
 #include "core/metrics.h"
 
 namespace custos::api {
@@ -25,6 +26,7 @@ AdminServer::AdminServer(server::Services& services)
     body += "custos_sessions_live " + std::to_string(services_.sessions.size()) + "\n";
     res.set_content(body, "text/plain; version=0.0.4");
   });
+  register_token_routes(*http_, *services_.tokens);
   http_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
       res.set_content("{\"error\":\"" + std::to_string(res.status) + "\"}\n", "application/json");

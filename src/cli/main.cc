@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/keys_command.h"
 #include "cli/policy_test_command.h"
 #include "core/log.h"
 
@@ -60,6 +61,31 @@ int main(int argc, char** argv) {
   ptest->add_option("--connection", p_connection, "custos connection name")->required();
   ptest->add_option("sql", p_sql, "the statement(s) to judge")->required();
 
+  auto* keys = app.add_subcommand("keys", "API keys kept in the store (beside keys in config)");
+  keys->require_subcommand(1);
+  auto* kcreate = keys->add_subcommand("create", "create a key; prints it once (only its hash is kept)");
+  add_config(kcreate);
+  std::string k_identity, k_ttl, k_id, k_grace;
+  kcreate->add_option("--identity", k_identity, "identity the key belongs to")->required();
+  kcreate->add_option("--ttl", k_ttl, "lifetime, e.g. 30d (default: no expiry)");
+  auto* klist = keys->add_subcommand("list", "list keys: created, expires, last used, state");
+  add_config(klist);
+  klist->add_option("--identity", k_identity, "only keys of this identity");
+  auto* krotate = keys->add_subcommand("rotate", "issue a new key; the old one stays valid for --grace");
+  add_config(krotate);
+  krotate->add_option("key_id", k_id, "key id (from keys list)")->required();
+  krotate->add_option("--grace", k_grace, "how long the old key stays valid (default 1h)");
+  auto* krevoke = keys->add_subcommand(
+      "revoke", "revoke a key or exchanged token; live sessions using it are closed");
+  add_config(krevoke);
+  krevoke->add_option("key_id", k_id, "key or token id")->required();
+
+  auto* identities = app.add_subcommand("identities", "identity inventory for access reviews");
+  identities->require_subcommand(1);
+  auto* ilist = identities->add_subcommand(
+      "list", "every identity: auth methods, key ages, last seen, connections, statements (30d)");
+  add_config(ilist);
+
   CLI11_PARSE(app, argc, argv);
 
   custos::core::init_logging("info");
@@ -78,6 +104,21 @@ int main(int argc, char** argv) {
     }
     if (*ptest) {
       return custos::cli::cmd_policy_test(config_path, p_identity, p_connection, p_sql);
+    }
+    if (*kcreate) {
+      return custos::cli::cmd_keys_create(config_path, k_identity, k_ttl);
+    }
+    if (*klist) {
+      return custos::cli::cmd_keys_list(config_path, k_identity);
+    }
+    if (*krotate) {
+      return custos::cli::cmd_keys_rotate(config_path, k_id, k_grace);
+    }
+    if (*krevoke) {
+      return custos::cli::cmd_keys_revoke(config_path, k_id);
+    }
+    if (*ilist) {
+      return custos::cli::cmd_identities_list(config_path);
     }
     if (*verify) {
       return custos::cli::cmd_verify(config_path, verify_session);

@@ -98,6 +98,7 @@ Config ConfigLoader::load(const YAML::Node& root_node) {
   load_policies(*root, cfg);
   load_approval_config(ctx_, *root, cfg);
   load_mask_config(ctx_, *root, cfg);
+  load_token_config(ctx_, *root, cfg);
   check_unique(identity_names_, "identity");
   check_unique(connection_names_, "connection");
   check_unique(policy_names_, "policy");

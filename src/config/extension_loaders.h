@@ -19,6 +19,8 @@ void load_client_ca(LoadContext& ctx, YamlMap& tls_map, TlsConfig& tls);
 // belongs to approvals or masking.
 void load_approval_config(LoadContext& ctx, YamlMap& root, Config& cfg);
 void load_mask_config(LoadContext& ctx, YamlMap& root, Config& cfg);
+// Top level: tokens (token exchange settings).
+void load_token_config(LoadContext& ctx, YamlMap& root, Config& cfg);
 // Cross-checks once everything is loaded (e.g. approvers named in hold rules exist).
 void check_extension_references(LoadContext& ctx, const Config& cfg);
 

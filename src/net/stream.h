@@ -40,6 +40,8 @@ class Stream {
   std::string tls_version() const;  // "TLSv1.3" or "none"
   // Client certificate presented in the handshake (nullptr when none). Not owned.
   X509* peer_certificate() const;
+  // The OpenSSL handle of the TLS session (nullptr before TLS).
+  SSL* ssl_handle() { return tls_ ? tls_->native_handle() : nullptr; }
   tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
   std::string remote_address();
   void close();

@@ -137,6 +137,15 @@ Result<void> SessionRecorder::on_session_start(const SessionStartEvent& e) {
       .str("target", e.target)
       .str("tls_version", e.tls_version)
       .str("protocol", e.protocol);
+  if (!e.token_jti.empty()) {
+    scratch_.str("token_jti", e.token_jti);
+  }
+  if (!e.token_sub.empty()) {
+    scratch_.str("token_sub", e.token_sub);
+  }
+  if (!e.cert_fingerprint.empty()) {
+    scratch_.str("cert_fingerprint", e.cert_fingerprint);
+  }
   return append_durable("session_start", scratch_);
 }
 

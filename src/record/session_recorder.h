@@ -39,6 +39,10 @@ struct SessionStartEvent {
   std::string_view target;       // "host:port/db"
   std::string_view tls_version;  // "TLSv1.3" or "none"
   std::string_view protocol = "postgres";
+  // How the caller proved who it is, beyond the key id (empty = not applicable).
+  std::string_view token_jti;
+  std::string_view token_sub;
+  std::string_view cert_fingerprint;
 };
 
 struct AuthFailedEvent {

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <set>
 #include <filesystem>
 #include <stdexcept>
 #include <thread>
@@ -92,7 +93,17 @@ int run_gateway(config::Config cfg) {
   services->cfg = std::move(cfg);
   const auto& c = services->cfg;
   std::filesystem::create_directories(c.data_dir);
-  services->authenticator = std::make_unique<identity::ApiKeyAuthenticator>(c);
+  auto key_store = store::open_sqlite_key_store(c.sqlite_path());
+  if (!key_store) {
+    throw std::runtime_error("key store: " + key_store.error().message);
+  }
+  services->key_store = std::move(*key_store);
+  services->oidc = std::make_unique<identity::OidcVerifier>(c);
+  services->stored_keys = std::make_unique<identity::StoredKeyAuthenticator>(c, *services->key_store);
+  services->tokens = std::make_unique<identity::TokenService>(c, *services->oidc, *services->key_store);
+  services->authenticator = std::make_unique<identity::PasswordAuthenticator>(
+      *services->stored_keys, *services->oidc, *services->tokens);
+  services->mtls = std::make_unique<identity::MtlsAuthenticator>(c);
   services->analyzer = std::make_unique<sql::Analyzer>();
   auto sink = record::RecordingSink::open(
       record::RecordingSinkOptions{c.data_dir, c.recording.fsync_interval, {}});
@@ -107,6 +118,15 @@ int run_gateway(config::Config cfg) {
   services->store = std::move(*store);
   if (!c.tls.cert.empty()) {
     services->client_tls = make_client_tls(c.tls);
+    if (!c.tls.client_ca.empty()) {
+      // Optional client certificates (verified against client_ca): mTLS identities log in with
+      // the certificate alone; API-key clients still connect without one.
+      if (auto ok = identity::configure_client_certificates(services->client_tls->native_handle(),
+                                                            c.tls.client_ca);
+          !ok) {
+        throw std::runtime_error("tls.client_ca: " + ok.error().message);
+      }
+    }
   }
   for (const auto& conn : c.connections) {
     if (conn.tls.mode != config::UpstreamTlsMode::kDisable) {
@@ -142,6 +162,29 @@ int run_gateway(config::Config cfg) {
   }
 
   pool.start();
+
+  // Revoked keys and tokens: live sessions authenticated with them are closed within seconds.
+  std::atomic<bool> watching{true};
+  std::thread revocation_watch([&] {
+    auto since = std::chrono::system_clock::now();
+    while (watching.load()) {
+      for (int i = 0; i < 10 && watching.load(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      auto now = std::chrono::system_clock::now();
+      auto revoked = services->key_store->revoked_key_ids_since(since);
+      since = now - std::chrono::seconds(2);  // overlap: a revocation racing the poll is seen
+      if (!revoked || revoked->empty()) {
+        continue;
+      }
+      std::set<std::string> ids(revoked->begin(), revoked->end());
+      size_t n = services->sessions.close_if(
+          [&](const LiveSession& s) { return ids.contains(s.auth_key_id()); }, "key_revoked");
+      if (n > 0) {
+        spdlog::info("closed {} sessions whose key or token was revoked", n);
+      }
+    }
+  });
   if (pg_acceptor) {
     asio::co_spawn(main_ctx, accept_loop(*pg_acceptor, pool, *services), asio::detached);
   }
@@ -176,6 +219,8 @@ int run_gateway(config::Config cfg) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
+  watching = false;
+  revocation_watch.join();
   admin.stop();
   pool.stop();
   pool.join();

@@ -12,6 +12,12 @@
 
 #include "config/config.h"
 #include "identity/api_key_authenticator.h"
+#include "identity/mtls_authenticator.h"
+#include "identity/oidc_verifier.h"
+#include "identity/password_authenticator.h"
+#include "identity/stored_key_authenticator.h"
+#include "identity/token_service.h"
+#include "store/key_store.h"
 #include "protocol/postgres/cancel_registry.h"
 #include "record/recording_sink.h"
 #include "server/session_registry.h"
@@ -22,7 +28,12 @@ namespace custos::server {
 
 struct Services {
   config::Config cfg;
-  std::unique_ptr<identity::ApiKeyAuthenticator> authenticator;
+  std::unique_ptr<store::KeyStore> key_store;
+  std::unique_ptr<identity::OidcVerifier> oidc;
+  std::unique_ptr<identity::StoredKeyAuthenticator> stored_keys;
+  std::unique_ptr<identity::TokenService> tokens;
+  std::unique_ptr<identity::PasswordAuthenticator> authenticator;
+  std::unique_ptr<identity::MtlsAuthenticator> mtls;
   std::unique_ptr<record::RecordingSink> sink;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<asio::ssl::context> client_tls;  // null when no client TLS is configured

@@ -16,6 +16,8 @@ class LiveSession {
   // Thread-safe: posts to the session's own executor. Closes the session with `reason`.
   virtual void request_close(std::string_view reason) = 0;
   virtual const std::string& session_id() const = 0;
+  // Id of the API key or exchanged token the session authenticated with ("" if none).
+  virtual std::string auth_key_id() const = 0;
 };
 
 class SessionRegistry {

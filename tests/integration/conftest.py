@@ -26,7 +26,8 @@ class GatewaySetup:
     """Keys and a config for one gateway instance; tests read keys from here."""
 
     def __init__(self, pg, certs, extra_yaml="", plaintext=False, fsync="50ms",
-                 idle_timeout="1h", connections_extra="", policy_yaml="    default: allow"):
+                 idle_timeout="1h", connections_extra="", policy_yaml="    default: allow",
+                 identities_extra="", tls_extra=""):
         self.key, self.key_sha = harness.new_api_key()
         self.expired_key, self.expired_sha = harness.new_api_key()
         self.outsider_key, self.outsider_sha = harness.new_api_key()
@@ -34,7 +35,8 @@ class GatewaySetup:
         self.admin_port = harness.free_port()
         self.down_port = harness.free_port()  # nothing listens here
         self.pg = pg
-        tls = "" if plaintext else f"tls: {{ cert: {certs}/server.crt, key: {certs}/server.key }}\n"
+        tls = "" if plaintext else (f"tls: {{ cert: {certs}/server.crt, key: {certs}/server.key"
+                                    f"{tls_extra} }}\n")
         self.config = f"""
 listen:
   postgres: 127.0.0.1:{self.pg_port}
@@ -52,6 +54,7 @@ identities:
     api_keys: [{{ sha256: "{self.expired_sha}", expires: 2020-01-01 }}]
   - name: outsider
     api_keys: [{{ sha256: "{self.outsider_sha}" }}]
+{identities_extra}
 connections:
   - name: orders
     type: postgres

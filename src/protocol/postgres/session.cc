@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/hex.h"
+#include "identity/mtls_authenticator.h"
 #include "core/metrics.h"
 #include "net/dialer.h"
 #include "policy/connect_policy.h"
@@ -306,37 +307,57 @@ asio::awaitable<bool> Session::authenticate_client(const StartupPacket& startup)
     co_return false;
   }
 
-  core::Bytes out;
-  encode_auth_cleartext(out);
-  co_await send_to_client(out);
-  auto frame = co_await read_frame(client_, client_in_, Direction::kFrontend);
-  if (!frame) {
-    co_return false;
+  const auto now = std::chrono::system_clock::now();
+  // A verified client certificate authenticates an identity that declares `mtls`, without a
+  // password round trip.
+  if (SSL* ssl = client_.ssl_handle(); ssl && services_.mtls) {
+    if (X509* cert = identity::verified_peer_certificate(ssl)) {
+      auto by_cert = services_.mtls->authenticate_certificate(claimed_identity_, cert, now);
+      X509_free(cert);
+      if (by_cert) {
+        principal_ = std::move(*by_cert);
+      } else {
+        spdlog::info("session={} client certificate does not authenticate {}: {}", id_,
+                     claimed_identity_, by_cert.error().message);
+      }
+    }
   }
-  if (frame->type != 'p') {
-    core::inc(core::metrics().protocol_errors_total);
-    set_close_reason(CloseReason::protocol_error);
-    co_await send_error("FATAL", "08P01", "custos: expected password response");
-    co_return false;
+  if (!principal_) {
+    core::Bytes out;
+    encode_auth_cleartext(out);
+    co_await send_to_client(out);
+    auto frame = co_await read_frame(client_, client_in_, Direction::kFrontend);
+    if (!frame) {
+      co_return false;
+    }
+    if (frame->type != 'p') {
+      core::inc(core::metrics().protocol_errors_total);
+      set_close_reason(CloseReason::protocol_error);
+      co_await send_error("FATAL", "08P01", "custos: expected password response");
+      co_return false;
+    }
+    auto password = parse_password_message(frame->payload);
+    if (!password) {
+      core::inc(core::metrics().protocol_errors_total);
+      set_close_reason(CloseReason::protocol_error);
+      co_await send_error("FATAL", "08P01", "custos: malformed password message");
+      co_return false;
+    }
+    std::string_view presented = core::as_chars(password->data);
+    // API key, workload JWT (OIDC) or exchanged custos token: told apart by form.
+    auto principal = services_.authenticator->authenticate(claimed_identity_, presented, now);
+    client_in_.consume(frame->wire_size);
+    if (!principal) {
+      record_auth_failure(claimed_identity_, conn_name, principal.error().message);
+      co_await send_error("FATAL", "28P01", kGenericAuthFailure);
+      co_return false;
+    }
+    principal_ = std::move(*principal);
   }
-  auto password = parse_password_message(frame->payload);
-  if (!password) {
-    core::inc(core::metrics().protocol_errors_total);
-    set_close_reason(CloseReason::protocol_error);
-    co_await send_error("FATAL", "08P01", "custos: malformed password message");
-    co_return false;
+  {
+    std::lock_guard lock(auth_key_mu_);
+    auth_key_id_ = principal_->key_id;
   }
-  std::string_view presented = core::as_chars(password->data);
-  auto principal = services_.authenticator->authenticate(claimed_identity_, presented,
-                                                         std::chrono::system_clock::now());
-  client_in_.consume(frame->wire_size);
-  if (!principal) {
-    record_auth_failure(claimed_identity_, conn_name, principal.error().message);
-    co_await send_error("FATAL", "28P01", kGenericAuthFailure);
-    co_return false;
-  }
-  principal_ = std::move(*principal);
-
   connection_ = services_.cfg.find_connection(conn_name);
   std::optional<std::string> policy;
   if (connection_) {
@@ -453,7 +474,8 @@ asio::awaitable<bool> Session::finish_upstream_startup() {
   auto started = recorder_->on_session_start(record::SessionStartEvent{
       principal_->identity, principal_->auth_method,
       principal_->key_id.empty() ? std::nullopt : std::optional<std::string_view>(principal_->key_id),
-      client_addr_, conn.name, target, tls_version, "postgres"});
+      client_addr_, conn.name, target, tls_version, "postgres", principal_->token_jti,
+      principal_->token_sub, principal_->cert_fingerprint});
   if (!started) {
     core::inc(core::metrics().recording_failures_total);
     set_close_reason(CloseReason::recording_failed);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -35,6 +36,10 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
 
   void request_close(std::string_view reason) override;
   const std::string& session_id() const override { return id_; }
+  std::string auth_key_id() const override {
+    std::lock_guard lock(auth_key_mu_);
+    return auth_key_id_;
+  }
   const identity::Principal* principal() const { return principal_ ? &*principal_ : nullptr; }
 
  private:
@@ -115,6 +120,8 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   std::optional<identity::Principal> principal_;
   const config::Connection* connection_ = nullptr;
   std::string claimed_identity_;
+  mutable std::mutex auth_key_mu_;  // auth_key_id_ is read by the revocation watcher
+  std::string auth_key_id_;
   std::unique_ptr<record::SessionRecorder> recorder_;
   bool recorded_start_ = false;
 
