@@ -12,7 +12,7 @@ PACKAGES=(
   libprotobuf-c-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   # servers and clients used by tests, demo and benchmarks
   postgresql postgresql-client postgresql-contrib pgbouncer sqlite3 python3 python3-psycopg2 python3-pytest python3-pytest-timeout
-  openssl curl procps psmisc hyperfine
+  openssl curl procps psmisc hyperfine chromium
 )
 
 SUDO=""

@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "api/approval_routes.h"
 #include "api/token_routes.h"
 #include "core/metrics.h"
 
@@ -27,6 +28,9 @@ AdminServer::AdminServer(server::Services& services)
     res.set_content(body, "text/plain; version=0.0.4");
   });
   register_token_routes(*http_, *services_.tokens);
+  if (services_.approvals) {
+    register_approval_routes(*http_, *services_.approvals);
+  }
   http_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
       res.set_content("{\"error\":\"" + std::to_string(res.status) + "\"}\n", "application/json");

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/approvals_command.h"
 #include "cli/commands.h"
 #include "cli/keys_command.h"
 #include "cli/policy_test_command.h"
@@ -86,6 +87,42 @@ int main(int argc, char** argv) {
       "list", "every identity: auth methods, key ages, last seen, connections, statements (30d)");
   add_config(ilist);
 
+  auto* approvals = app.add_subcommand("approvals", "held statements waiting for a person");
+  approvals->require_subcommand(1);
+  std::string a_status, a_id, a_reason, a_grant, a_token;
+  auto add_token = [&](CLI::App* sub) {
+    sub->add_option("--token", a_token, "approver token (default: $CUSTOS_APPROVER_TOKEN)");
+  };
+  auto* alist = approvals->add_subcommand("list", "list approval requests");
+  add_config(alist);
+  add_token(alist);
+  alist->add_option("--status", a_status, "pending|approved|denied|expired");
+  auto* ashow = approvals->add_subcommand("show", "show one approval request");
+  add_config(ashow);
+  add_token(ashow);
+  ashow->add_option("id", a_id, "approval id")->required();
+  auto* aapprove = approvals->add_subcommand("approve", "approve a held statement");
+  add_config(aapprove);
+  add_token(aapprove);
+  aapprove->add_option("id", a_id, "approval id")->required();
+  aapprove->add_option("--reason", a_reason, "why");
+  aapprove->add_option("--grant-for", a_grant,
+                       "also let statements of the same shape through for this long, e.g. 30m");
+  auto* adeny = approvals->add_subcommand("deny", "deny a held statement");
+  add_config(adeny);
+  add_token(adeny);
+  adeny->add_option("id", a_id, "approval id")->required();
+  adeny->add_option("--reason", a_reason, "why (shown to the caller)");
+  auto* grants = app.add_subcommand("grants", "time-bound grants created by approvals");
+  grants->require_subcommand(1);
+  auto* glist = grants->add_subcommand("list", "list active grants");
+  add_config(glist);
+  add_token(glist);
+  auto* grevoke = grants->add_subcommand("revoke", "revoke a grant");
+  add_config(grevoke);
+  add_token(grevoke);
+  grevoke->add_option("id", a_id, "grant id")->required();
+
   CLI11_PARSE(app, argc, argv);
 
   custos::core::init_logging("info");
@@ -119,6 +156,24 @@ int main(int argc, char** argv) {
     }
     if (*ilist) {
       return custos::cli::cmd_identities_list(config_path);
+    }
+    if (*alist) {
+      return custos::cli::cmd_approvals_list(config_path, a_status, a_token);
+    }
+    if (*ashow) {
+      return custos::cli::cmd_approvals_show(config_path, a_id, a_token);
+    }
+    if (*aapprove) {
+      return custos::cli::cmd_approvals_approve(config_path, a_id, a_reason, a_grant, a_token);
+    }
+    if (*adeny) {
+      return custos::cli::cmd_approvals_deny(config_path, a_id, a_reason, a_token);
+    }
+    if (*glist) {
+      return custos::cli::cmd_grants_list(config_path, a_token);
+    }
+    if (*grevoke) {
+      return custos::cli::cmd_grants_revoke(config_path, a_id, a_token);
     }
     if (*verify) {
       return custos::cli::cmd_verify(config_path, verify_session);

@@ -104,6 +104,19 @@ int run_gateway(config::Config cfg) {
   services->authenticator = std::make_unique<identity::PasswordAuthenticator>(
       *services->stored_keys, *services->oidc, *services->tokens);
   services->mtls = std::make_unique<identity::MtlsAuthenticator>(c);
+  auto approval_store = store::SqliteApprovalStore::open(c.sqlite_path());
+  if (!approval_store) {
+    throw std::runtime_error("approval store: " + approval_store.error().message);
+  }
+  services->approval_store = std::move(*approval_store);
+  if (!c.webhooks.empty()) {
+    services->webhooks = std::make_unique<approval::WebhookNotifier>(c.webhooks);
+  }
+  std::string admin_url = !c.admin_url.empty() ? c.admin_url
+                          : c.listen.admin      ? "http://" + c.listen.admin->to_string()
+                                                : "";
+  services->approvals = std::make_unique<approval::ApprovalService>(
+      c.approvers, admin_url, services->approval_store.get(), services->webhooks.get());
   services->analyzer = std::make_unique<sql::Analyzer>();
   auto sink = record::RecordingSink::open(
       record::RecordingSinkOptions{c.data_dir, c.recording.fsync_interval, {}});

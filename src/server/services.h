@@ -18,6 +18,9 @@
 #include "identity/stored_key_authenticator.h"
 #include "identity/token_service.h"
 #include "store/key_store.h"
+#include "approval/approval_service.h"
+#include "approval/webhook_notifier.h"
+#include "store/sqlite/sqlite_approval_store.h"
 #include "protocol/postgres/cancel_registry.h"
 #include "record/recording_sink.h"
 #include "server/session_registry.h"
@@ -36,6 +39,10 @@ struct Services {
   std::unique_ptr<identity::MtlsAuthenticator> mtls;
   std::unique_ptr<record::RecordingSink> sink;
   std::unique_ptr<store::Store> store;
+  // Declared in this order so the approval service goes first on destruction.
+  std::unique_ptr<store::SqliteApprovalStore> approval_store;
+  std::unique_ptr<approval::WebhookNotifier> webhooks;
+  std::unique_ptr<approval::ApprovalService> approvals;
   std::unique_ptr<asio::ssl::context> client_tls;  // null when no client TLS is configured
   std::map<std::string, std::unique_ptr<asio::ssl::context>> upstream_tls;  // by connection
   std::unique_ptr<sql::Analyzer> analyzer;

@@ -68,7 +68,8 @@ asio::awaitable<Result<void>> CatalogClient::ensure_connected() {
   }
 }
 
-asio::awaitable<Result<CatalogClient::Rows>> CatalogClient::query(const std::string& sql) {
+asio::awaitable<Result<CatalogClient::Rows>> CatalogClient::query(
+    const std::string& sql, std::vector<std::string>* tags) {
   if (auto ok = co_await ensure_connected(); !ok) {
     co_return fail(ok.error().code, ok.error().message);
   }
@@ -99,6 +100,11 @@ asio::awaitable<Result<CatalogClient::Rows>> CatalogClient::query(const std::str
     } else if (f->type == 'E') {
       auto e = parse_error_notice(f->payload);
       error = e ? std::string(e->message()) : "error";
+    } else if (f->type == 'C' && tags) {
+      auto cc = parse_command_complete(f->payload);
+      if (cc) {
+        tags->emplace_back(cc->tag);
+      }
     }
     char type = f->type;
     in_.consume(f->wire_size);
@@ -110,6 +116,40 @@ asio::awaitable<Result<CatalogClient::Rows>> CatalogClient::query(const std::str
     co_return fail(ErrorCode::kUnavailable, "catalog query failed: " + error);
   }
   co_return rows;
+}
+
+asio::awaitable<Result<std::string>> CatalogClient::preview(const std::string& sql) {
+  if (auto b = co_await query("begin"); !b) {
+    co_return fail(b.error().code, b.error().message);
+  }
+  std::vector<std::string> tags;
+  auto r = co_await query(sql, &tags);
+  auto rb = co_await query("rollback");
+  if (!r) {
+    co_return fail(r.error().code, r.error().message);
+  }
+  if (!rb) {
+    close();  // never reuse a connection whose transaction state is unknown
+  }
+  if (tags.empty()) {
+    co_return std::string("no rows affected");
+  }
+  const std::string& tag = tags.back();
+  auto space = tag.find(' ');
+  std::string verb = tag.substr(0, space);
+  auto rows = rows_from_tag(tag).value_or(0);
+  std::string digits = std::to_string(rows);
+  std::string grouped;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) {
+      grouped += ',';
+    }
+    grouped += digits[i];
+  }
+  for (auto& c : verb) {
+    c = char(std::tolower(static_cast<unsigned char>(c)));
+  }
+  co_return fmt::format("would {} {} row{}", verb, grouped, rows == 1 ? "" : "s");
 }
 
 asio::awaitable<Result<void>> CatalogClient::resolve(

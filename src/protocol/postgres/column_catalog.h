@@ -74,7 +74,13 @@ class CatalogClient {
   // Runs a simple query; returns the text rows (NULL as nullopt). Errors carry the target's
   // message.
   using Rows = std::vector<std::vector<std::optional<std::string>>>;
-  asio::awaitable<Result<Rows>> query(const std::string& sql);
+  asio::awaitable<Result<Rows>> query(const std::string& sql,
+                                      std::vector<std::string>* tags = nullptr);
+
+  // Dry run for approvers: runs the statement inside a transaction and rolls it back; returns
+  // e.g. "would delete 1,204 rows". Side effects outside the transaction (sequences,
+  // dblink, NOTIFY is fine) are not undone: previews are opt-in per hold rule.
+  asio::awaitable<Result<std::string>> preview(const std::string& sql);
 
   void close();
 

@@ -22,6 +22,7 @@
 #include "net/stream.h"
 #include "protocol/postgres/cancel_registry.h"
 #include "protocol/postgres/codec.h"
+#include "protocol/postgres/column_catalog.h"
 #include "record/session_recorder.h"
 #include "server/services.h"
 
@@ -58,6 +59,9 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   };
   // A statement prepared through the extended protocol, with the decision taken at Parse.
   struct PreparedStatement {
+    bool held = false;  // Execute waits for approval (decided at Parse)
+    const config::Rule* hold_rule = nullptr;
+    policy::Verdict verdict;
     std::string sql;
     std::shared_ptr<const sql::Analysis> analysis;
     bool allowed = true;
@@ -67,6 +71,9 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   // The outcome of policy for one statement string.
   struct StatementDecision {
     bool allowed = true;
+    bool held = false;              // a hold rule matched: wait for approvers
+    const config::Rule* hold_rule = nullptr;
+    const sql::Command* held_command = nullptr;
     policy::Verdict verdict;  // the deciding verdict (first denial, else the last allow)
     std::optional<uint64_t> max_rows;
     std::string decision_json;
@@ -136,7 +143,16 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
 
   StatementDecision decide(const sql::Analysis& analysis);
   void remember_sql_prepares(const sql::Analysis& analysis);
-  Result<void> on_query(const Frame& f, core::ByteView raw);
+  Result<void> on_query(const Frame& f, core::ByteView raw,
+                        std::optional<StatementDecision> decided = std::nullopt);
+  // Held statements: asks approvers and waits (the client's connection stays open). Turns `d`
+  // into an allow or a deny. Returns false when the client went away meanwhile.
+  asio::awaitable<bool> hold_for_approval(StatementDecision& d, std::string_view sql,
+                                          const sql::Analysis* analysis);
+  asio::awaitable<void> wait_for_quiet_client_stream();
+  asio::awaitable<bool> flush_upstream();
+  asio::awaitable<void> watch_client_while_held();
+  asio::awaitable<void> write_to_client(const std::vector<asio::const_buffer>& bufs);
   Result<void> on_parse(const Frame& f, core::ByteView raw);
   Result<void> record_denial(std::string_view sql, record::StatementMode mode,
                              std::string_view prepared, const StatementDecision& d);
@@ -153,6 +169,9 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   bool skip_until_sync_ = false;  // a denied extended-protocol message: drop until Sync
   std::shared_ptr<core::Bytes> sync_inject_;  // error to send before the next Sync's ReadyForQuery
   bool upstream_passthrough_drop_ = false;  // the streamed DataRow is beyond max_rows
+  bool client_writing_ = false;
+  bool execute_approved_ = false;  // the Execute being handled was approved by a person  // a write to the client is in flight (pumps share the stream)
+  std::unique_ptr<CatalogClient> side_;  // side connection (catalog, previews)
   std::unordered_map<std::string, std::string> portals_;
   std::deque<Pending> pending_;
   uint64_t statements_ = 0;

@@ -14,6 +14,10 @@
 #include "protocol/postgres/message.h"
 #include "protocol/postgres/session.h"
 
+#include <asio/experimental/awaitable_operators.hpp>
+
+#include "protocol/postgres/column_catalog.h"
+
 namespace custos::postgres {
 
 namespace {
@@ -45,15 +49,28 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
       facts += ',';
     }
     facts += policy::facts_json(*effective);
-    if (v.decision != policy::Decision::kAllow) {
+    if (v.decision == policy::Decision::kDeny) {
       d.allowed = false;
+      d.held = false;
       d.verdict = std::move(v);
       break;
+    }
+    if (v.decision == policy::Decision::kHold) {
+      if (!d.held && v.rule >= 1 && size_t(v.rule) <= policy_->rules.size()) {
+        d.held = true;
+        d.hold_rule = &policy_->rules[size_t(v.rule) - 1];
+        d.held_command = &cmd;
+        d.verdict = v;
+      }
+      continue;
     }
     if (v.max_rows) {
       d.max_rows = d.max_rows ? std::min(*d.max_rows, *v.max_rows) : *v.max_rows;
     }
     d.verdict = std::move(v);
+  }
+  if (d.held && d.allowed) {
+    d.allowed = false;  // until approvers say otherwise
   }
   if (analysis.statements.empty()) {
     d.verdict.decision = policy::Decision::kAllow;
@@ -101,14 +118,15 @@ Result<void> Session::record_denial(std::string_view sql, record::StatementMode 
   return {};
 }
 
-Result<void> Session::on_query(const Frame& f, core::ByteView raw) {
+Result<void> Session::on_query(const Frame& f, core::ByteView raw,
+                              std::optional<StatementDecision> decided) {
   auto q = parse_query(f.payload);
   if (!q) {
     return fail(ErrorCode::kProtocol, q.error().message);
   }
   const auto now = std::chrono::steady_clock::now();
   auto analysis = services_.analyzer->analyze(q->sql);
-  auto d = decide(*analysis);
+  auto d = decided ? std::move(*decided) : decide(*analysis);
   if (!d.allowed) {
     if (auto r = record_denial(q->sql, record::StatementMode::kSimple, "", d); !r) {
       return r;
@@ -143,6 +161,16 @@ Result<void> Session::on_parse(const Frame& f, core::ByteView raw) {
   ps.sql = std::string(p->sql);
   ps.analysis = services_.analyzer->analyze(p->sql);
   auto d = decide(*ps.analysis);
+  if (d.held) {
+    // Decided at Execute: Parse itself runs nothing.
+    ps.held = true;
+    ps.hold_rule = d.hold_rule;
+    ps.verdict = d.verdict;
+    ps.decision_json = std::move(d.decision_json);
+    prepared_[std::string(p->name)] = std::move(ps);
+    core::append(out_up_, raw);
+    return {};
+  }
   if (!d.allowed) {
     if (auto r = record_denial(p->sql, record::StatementMode::kExtended, p->name, d); !r) {
       return r;
@@ -204,6 +232,178 @@ std::shared_ptr<core::Bytes> Session::rewrite_upstream_frame(const Frame& f, cor
     default:
       return nullptr;
   }
+}
+
+}  // namespace custos::postgres
+
+namespace custos::postgres {
+
+asio::awaitable<void> Session::wait_for_quiet_client_stream() {
+  // A held statement's notice must reach the client after every earlier response: wait until
+  // the target has answered everything already forwarded and no write is in flight.
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  while (!relay_stopping_ && (client_writing_ || !pending_.empty())) {
+    t.expires_after(std::chrono::milliseconds(2));
+    co_await t.async_wait(net::use_nothrow);
+  }
+}
+
+asio::awaitable<void> Session::write_to_client(const std::vector<asio::const_buffer>& bufs) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  while (client_writing_) {
+    t.expires_after(std::chrono::milliseconds(1));
+    co_await t.async_wait(net::use_nothrow);
+  }
+  client_writing_ = true;
+  auto [ec, n] = co_await client_.write_all(bufs);
+  client_writing_ = false;
+  if (ec) {
+    set_close_reason(core::CloseReason::client_eof);
+  }
+}
+
+asio::awaitable<void> Session::watch_client_while_held() {
+  // Keeps reading (pipelined messages wait in order in the buffer) so a disconnect is seen.
+  while (true) {
+    if (client_in_.size() > (1u << 20)) {
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+      co_await t.async_wait(net::use_nothrow);
+      continue;
+    }
+    auto space = client_in_.prepare(16 * 1024);
+    auto [ec, n] = co_await client_.read_some(asio::buffer(space.data(), space.size()));
+    if (ec || n == 0) {
+      co_return;
+    }
+    client_in_.commit(n);
+    bytes_from_client_ += n;
+  }
+}
+
+asio::awaitable<bool> Session::hold_for_approval(StatementDecision& d, std::string_view sql,
+                                                 const sql::Analysis* analysis) {
+  using namespace asio::experimental::awaitable_operators;
+  const config::Rule& rule = *d.hold_rule;
+  std::string fingerprint =
+      d.held_command ? fmt::format("{:016x}", d.held_command->fingerprint) : std::string(sql);
+  auto now = std::chrono::system_clock::now();
+  auto allow = [&] {
+    d.allowed = true;
+    d.held = false;
+    d.verdict.decision = policy::Decision::kAllow;
+  };
+  // A time-bound grant for this statement shape lets it through without a new hold.
+  if (auto grant = services_.approvals->find_grant(principal_->identity, connection_->name,
+                                                   fingerprint, now)) {
+    record::Fields f;
+    f.str("grant_id", grant->id).str("approval_id", grant->approval_id).str("fingerprint",
+                                                                              fingerprint);
+    if (auto r = recorder_->append_durable("grant_used", f); !r) {
+      co_return false;
+    }
+    allow();
+    co_return true;
+  }
+
+  approval::HoldRequest req;
+  req.session_id = id_;
+  req.identity = principal_->identity;
+  req.connection = connection_->name;
+  req.statement = std::string(sql);
+  if (d.held_command) {
+    for (auto k : d.held_command->kinds) {
+      req.kinds.emplace_back(sql::kind_name(k));
+    }
+    req.tables = d.held_command->tables_written;
+    for (const auto& t : d.held_command->tables_read) {
+      req.tables.push_back(t);
+    }
+  }
+  req.fingerprint = fingerprint;
+  req.policy = policy_->name;
+  req.rule = d.verdict.rule;
+  req.approvers = rule.approvers;
+  req.min_approvals = rule.min_approvals;
+  req.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(rule.hold_timeout);
+  req.message = rule.message;
+  if (rule.preview && d.held_command && analysis && analysis->statements.size() == 1 &&
+      (d.held_command->has_kind(sql::Kind::kUpdate) || d.held_command->has_kind(sql::Kind::kDelete) ||
+       d.held_command->has_kind(sql::Kind::kInsert))) {
+    // Dry run inside a transaction on a side connection, rolled back.
+    if (!side_) {
+      auto it = services_.upstream_tls.find(connection_->name);
+      side_ = std::make_unique<CatalogClient>(
+          *connection_, it == services_.upstream_tls.end() ? nullptr : it->second.get(),
+          services_.cfg.limits.connect_timeout, services_.cfg.limits.max_message_bytes);
+    }
+    auto tag = co_await side_->preview(std::string(sql));
+    req.preview_text = tag ? *tag : "preview unavailable: " + tag.error().message;
+    side_->close();  // holds are rare: do not keep a second target connection per session
+  }
+  auto held = services_.approvals->create(std::move(req));
+  const std::string url = services_.approvals->url_for(held->id());
+  {
+    record::Fields f;
+    f.str("approval_id", held->id()).str("policy", policy_->name).i64("rule", d.verdict.rule);
+    f.str("url", url);
+    if (auto r = recorder_->append_durable("hold_requested", f); !r) {
+      services_.approvals->withdraw(held->id(), "recording failed");
+      co_return false;
+    }
+  }
+  spdlog::info("session={} identity={} statement held for approval {}", id_, principal_->identity,
+               held->id());
+  co_await wait_for_quiet_client_stream();
+  core::Bytes notice;
+  encode_notice(notice, "NOTICE", "00000",
+                fmt::format("custos: statement held for approval {}; approve at {}", held->id(),
+                            url));
+  std::vector<asio::const_buffer> notice_bufs;
+  notice_bufs.push_back(asio::buffer(notice));
+  co_await write_to_client(notice_bufs);
+
+  auto ex = co_await asio::this_coro::executor;
+  auto outcome = co_await (held->wait(ex) || watch_client_while_held());
+  if (outcome.index() == 1) {
+    services_.approvals->withdraw(held->id(), "the client disconnected");
+    record::Fields f;
+    f.str("approval_id", held->id()).str("status", "withdrawn");
+    (void)recorder_->append_durable("approval_decided", f);
+    set_close_reason(core::CloseReason::client_eof);
+    co_return false;
+  }
+  const approval::Outcome& o = std::get<0>(outcome);
+  {
+    record::Fields f;
+    std::string approvers;
+    for (const auto& a : o.approvers) {
+      approvers += (approvers.empty() ? "" : ",") + a;
+    }
+    f.str("approval_id", held->id())
+        .str("status", std::string(approval::status_name(o.status)))
+        .str("approvers", approvers)
+        .str("reason", o.reason);
+    if (!o.grant_id.empty()) {
+      f.str("grant_id", o.grant_id);
+    }
+    if (auto r = recorder_->append_durable("approval_decided", f); !r) {
+      co_return false;
+    }
+  }
+  if (o.status == approval::Status::kApproved) {
+    allow();
+    co_return true;
+  }
+  d.allowed = false;
+  d.held = false;
+  d.verdict.decision = policy::Decision::kDeny;
+  if (o.status == approval::Status::kExpired) {
+    d.verdict.message = o.reason.empty() ? "approval timed out" : o.reason;
+  } else {
+    d.verdict.message = "denied by approver" + (o.reason.empty() ? std::string() : ": " + o.reason);
+  }
+  d.decision_json = "{\"verdict\":" + policy::verdict_json(d.verdict) + "}";
+  co_return true;
 }
 
 }  // namespace custos::postgres

@@ -135,6 +135,19 @@ asio::awaitable<void> Session::idle_watch() {
   }
 }
 
+asio::awaitable<bool> Session::flush_upstream() {
+  if (out_up_.empty()) {
+    co_return true;
+  }
+  auto [ec, n] = co_await upstream_->write_all(asio::buffer(out_up_));
+  out_up_.clear();
+  if (ec) {
+    set_close_reason(CloseReason::upstream_error);
+    co_return false;
+  }
+  co_return true;
+}
+
 asio::awaitable<void> Session::pump_client_to_upstream() {
   const size_t max_message = services_.cfg.limits.max_message_bytes;
   while (true) {
@@ -182,8 +195,82 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
         break;
       }
       const Frame& frame = **decoded;
-      if (auto handled = on_client_frame(frame, readable.first(frame.wire_size), terminate);
-          !handled) {
+      std::optional<StatementDecision> query_decision;
+      bool hold_execute = false;
+      if (!skip_until_sync_ && frame.type == 'Q') {
+        if (auto q = parse_query(frame.payload)) {
+          auto analysis = services_.analyzer->analyze(q->sql);
+          query_decision = decide(*analysis);
+          if (query_decision->held) {
+            hold_execute = true;
+            if (!co_await flush_upstream()) {
+              co_return;
+            }
+            std::string sql(q->sql);
+            if (!co_await hold_for_approval(*query_decision, sql, analysis.get())) {
+              co_return;
+            }
+          }
+        }
+      } else if (!skip_until_sync_ && frame.type == 'E') {
+        size_t pos = 0;
+        auto portal = read_cstr(frame.payload, pos);
+        const PreparedStatement* ps = nullptr;
+        if (portal) {
+          if (auto p = portals_.find(std::string(*portal)); p != portals_.end()) {
+            if (auto s = prepared_.find(p->second); s != prepared_.end()) {
+              ps = &s->second;
+            }
+          }
+        }
+        if (ps && ps->held) {
+          hold_execute = true;
+          StatementDecision d;
+          d.held = true;
+          d.hold_rule = ps->hold_rule;
+          d.verdict = ps->verdict;
+          d.held_command = ps->analysis && !ps->analysis->statements.empty()
+                               ? &ps->analysis->statements[0]
+                               : nullptr;
+          std::string sql = ps->sql;
+          std::string stmt_name = portals_[std::string(*portal)];
+          auto analysis = ps->analysis;
+          if (!co_await flush_upstream()) {
+            co_return;
+          }
+          if (!co_await hold_for_approval(d, sql, analysis.get())) {
+            co_return;
+          }
+          if (!d.allowed) {
+            // As after an error: skip to Sync; the error goes out before its ReadyForQuery.
+            if (auto r = record_denial(sql, record::StatementMode::kExtended, stmt_name, d); !r) {
+              set_close_reason(CloseReason::recording_failed);
+              co_return;
+            }
+            skip_until_sync_ = true;
+            sync_inject_ = denial_error(d.verdict);
+          } else {
+            execute_approved_ = true;
+          }
+        }
+      }
+      if (hold_execute) {
+        // The buffer may have moved while the statement was held: frame it again.
+        readable = client_in_.readable();
+        decoded = decode_frame(readable, Direction::kFrontend, max_message);
+        if (!decoded || !*decoded) {
+          set_close_reason(CloseReason::protocol_error);
+          co_return;
+        }
+      }
+      const Frame& current = **decoded;
+      Result<void> handled = query_decision && current.type == 'Q'
+                                 ? on_query(current, readable.first(current.wire_size),
+                                            std::move(query_decision))
+                                 : on_client_frame(current, readable.first(current.wire_size),
+                                                   terminate);
+      execute_approved_ = false;
+      if (!handled) {
         core::inc(core::metrics().recording_failures_total);
         core::inc(core::metrics().statements_refused_total);
         spdlog::error("session={} identity={} recording failed, statement refused: {}", id_,
@@ -193,7 +280,7 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
                              : CloseReason::protocol_error);
         co_return;
       }
-      client_in_.consume(frame.wire_size);
+      client_in_.consume(current.wire_size);
     }
     if (client_in_.capacity() > 4 * kReadChunk && client_in_.size() < kReadChunk) {
       client_in_.shrink_to(kReadChunk);
@@ -256,6 +343,9 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
         if (auto s = prepared_.find(stmt_name); s != prepared_.end()) {
           ps = &s->second;
         }
+      }
+      if (ps && ps->held && !execute_approved_) {
+        return fail(ErrorCode::kDenied, "held statement executed without approval");
       }
       if (!ps) {
         // A portal custos never saw bound (or a statement it never saw parsed): the target will
@@ -426,7 +516,13 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
     }
     end_run(forward);
     if (!segments_.empty()) {
+      while (client_writing_) {  // a held statement's notice is being written
+        asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(1));
+        co_await t.async_wait(net::use_nothrow);
+      }
+      client_writing_ = true;
       auto [wec, wn] = co_await client_.write_all(segments_);
+      client_writing_ = false;
       if (wec) {
         set_close_reason(CloseReason::client_eof);
         co_return;

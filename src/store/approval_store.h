@@ -1,0 +1,37 @@
+#pragma once
+// ApprovalStore: persistence of held-statement requests, their decisions, and grants, so that
+// `custos approvals list` shows history after a restart. Implementations are thread-safe.
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "approval/approval.h"
+#include "core/result.h"
+
+namespace custos::store {
+
+class ApprovalStore {
+ public:
+  virtual ~ApprovalStore() = default;
+
+  // Inserts or replaces the request with its decisions.
+  [[nodiscard]] virtual Result<void> save_approval(const approval::Approval& a) = 0;
+  // kNotFound when there is no such request.
+  [[nodiscard]] virtual Result<approval::Approval> get_approval(const std::string& id) = 0;
+  // Most recent first; status "pending", "approved", ... or all.
+  [[nodiscard]] virtual Result<std::vector<approval::Approval>> list_approvals(
+      const std::optional<std::string>& status, size_t limit) = 0;
+  // Marks every pending request expired with `reason` (start-up); returns how many.
+  [[nodiscard]] virtual Result<size_t> expire_pending(const std::string& reason,
+                                                      approval::Clock::time_point now) = 0;
+
+  // Inserts or replaces the grant.
+  [[nodiscard]] virtual Result<void> save_grant(const approval::Grant& g) = 0;
+  // Most recent first.
+  [[nodiscard]] virtual Result<std::vector<approval::Grant>> list_grants(size_t limit) = 0;
+};
+
+}  // namespace custos::store

@@ -1,0 +1,416 @@
+#include "store/sqlite/sqlite_approval_store.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+namespace custos::store {
+namespace {
+
+using approval::Approval;
+using approval::Clock;
+using approval::Grant;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS approvals (
+  id              TEXT PRIMARY KEY,
+  session_id      TEXT NOT NULL DEFAULT '',
+  identity        TEXT NOT NULL,
+  connection      TEXT NOT NULL DEFAULT '',
+  statement       TEXT NOT NULL DEFAULT '',
+  kinds           TEXT NOT NULL DEFAULT '[]',
+  tables          TEXT NOT NULL DEFAULT '[]',
+  fingerprint     TEXT NOT NULL DEFAULT '',
+  policy          TEXT NOT NULL DEFAULT '',
+  rule            INTEGER NOT NULL DEFAULT 0,
+  approvers       TEXT NOT NULL DEFAULT '[]',
+  min_approvals   INTEGER NOT NULL DEFAULT 1,
+  timeout_ms      INTEGER NOT NULL DEFAULT 0,
+  preview         TEXT NOT NULL DEFAULT '',
+  message         TEXT NOT NULL DEFAULT '',
+  requested_at_us INTEGER NOT NULL,
+  expires_at_us   INTEGER NOT NULL,
+  status          TEXT NOT NULL,
+  reason          TEXT NOT NULL DEFAULT '',
+  decided_at_us   INTEGER,
+  grant_id        TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS approvals_requested ON approvals(requested_at_us DESC);
+CREATE INDEX IF NOT EXISTS approvals_status ON approvals(status, requested_at_us DESC);
+CREATE TABLE IF NOT EXISTS approval_decisions (
+  approval_id TEXT NOT NULL,
+  seq         INTEGER NOT NULL,
+  approver    TEXT NOT NULL,
+  decision    TEXT NOT NULL,
+  reason      TEXT NOT NULL DEFAULT '',
+  at_us       INTEGER NOT NULL,
+  PRIMARY KEY (approval_id, seq)
+);
+CREATE TABLE IF NOT EXISTS grants (
+  id            TEXT PRIMARY KEY,
+  approval_id   TEXT NOT NULL,
+  identity      TEXT NOT NULL,
+  connection    TEXT NOT NULL,
+  fingerprint   TEXT NOT NULL,
+  statement     TEXT NOT NULL DEFAULT '',
+  approvers     TEXT NOT NULL DEFAULT '[]',
+  granted_by    TEXT NOT NULL DEFAULT '[]',
+  created_at_us INTEGER NOT NULL,
+  expires_at_us INTEGER NOT NULL,
+  revoked_at_us INTEGER,
+  revoked_by    TEXT NOT NULL DEFAULT '',
+  uses          INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS grants_created ON grants(created_at_us DESC);
+)sql";
+
+constexpr const char* kApprovalColumns =
+    "id, session_id, identity, connection, statement, kinds, tables, fingerprint, policy, rule, "
+    "approvers, min_approvals, timeout_ms, preview, message, requested_at_us, expires_at_us, "
+    "status, reason, decided_at_us, grant_id";
+
+int64_t to_us(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+Clock::time_point from_us(int64_t us) {
+  return Clock::time_point(
+      std::chrono::duration_cast<Clock::duration>(std::chrono::microseconds(us)));
+}
+
+// A prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
+  ~Stmt() { sqlite3_finalize(s_); }
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return s_; }
+  void text(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void i64(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
+  void null(int i) { sqlite3_bind_null(s_, i); }
+  std::string col_text(int i) {
+    const unsigned char* p = sqlite3_column_text(s_, i);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(s_, i)))
+             : std::string();
+  }
+  int64_t col_i64(int i) { return sqlite3_column_int64(s_, i); }
+  bool col_null(int i) { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+  int rc_ = SQLITE_ERROR;
+};
+
+std::string list_json(const std::vector<std::string>& v) {
+  return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<std::string> parse_list(const std::string& s) {
+  nlohmann::json j = nlohmann::json::parse(s, nullptr, false);
+  std::vector<std::string> out;
+  if (j.is_array()) {
+    for (const auto& e : j) {
+      if (e.is_string()) {
+        out.push_back(e.get<std::string>());
+      }
+    }
+  }
+  return out;
+}
+
+Approval read_approval(Stmt& s) {
+  Approval a;
+  a.id = s.col_text(0);
+  a.request.session_id = s.col_text(1);
+  a.request.identity = s.col_text(2);
+  a.request.connection = s.col_text(3);
+  a.request.statement = s.col_text(4);
+  a.request.kinds = parse_list(s.col_text(5));
+  a.request.tables = parse_list(s.col_text(6));
+  a.request.fingerprint = s.col_text(7);
+  a.request.policy = s.col_text(8);
+  a.request.rule = static_cast<int>(s.col_i64(9));
+  a.request.approvers = parse_list(s.col_text(10));
+  a.request.min_approvals = static_cast<int>(s.col_i64(11));
+  a.request.timeout = std::chrono::milliseconds(s.col_i64(12));
+  a.request.preview_text = s.col_text(13);
+  a.request.message = s.col_text(14);
+  a.requested_at = from_us(s.col_i64(15));
+  a.expires_at = from_us(s.col_i64(16));
+  a.status = approval::status_from_name(s.col_text(17)).value_or(approval::Status::kExpired);
+  a.reason = s.col_text(18);
+  if (!s.col_null(19)) {
+    a.decided_at = from_us(s.col_i64(19));
+  }
+  a.grant_id = s.col_text(20);
+  return a;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteApprovalStore>> SqliteApprovalStore::open(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::filesystem::create_directories(parent, ec);
+  }
+  std::unique_ptr<SqliteApprovalStore> s(new SqliteApprovalStore());
+  if (sqlite3_open_v2(path.c_str(), &s->db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    return fail(ErrorCode::kIo, "cannot open approvals store " + path + ": " +
+                                    (s->db_ ? sqlite3_errmsg(s->db_) : "out of memory"));
+  }
+  sqlite3_busy_timeout(s->db_, 5000);
+  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kSchema}) {
+    if (Result<void> r = s->exec(sql); !r) {
+      return Unexpected(r.error());
+    }
+  }
+  return s;
+}
+
+SqliteApprovalStore::~SqliteApprovalStore() { sqlite3_close_v2(db_); }
+
+Error SqliteApprovalStore::db_error(const std::string& what) const {
+  return Error{ErrorCode::kIo, "approvals store: " + what + ": " + sqlite3_errmsg(db_)};
+}
+
+Result<void> SqliteApprovalStore::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return fail(ErrorCode::kIo, "approvals store: " + msg);
+  }
+  return {};
+}
+
+Result<void> SqliteApprovalStore::save_approval(const Approval& a) {
+  std::lock_guard lock(mu_);
+  if (Result<void> r = exec("BEGIN IMMEDIATE"); !r) {
+    return r;
+  }
+  auto rollback = [&](const std::string& what) {
+    Error e = db_error(what);
+    (void)exec("ROLLBACK");
+    return Unexpected(std::move(e));
+  };
+  {
+    std::string sql = std::string("INSERT OR REPLACE INTO approvals (") + kApprovalColumns +
+                      ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    Stmt s(db_, sql.c_str());
+    if (!s.ok()) {
+      return rollback("prepare");
+    }
+    const approval::HoldRequest& r = a.request;
+    s.text(1, a.id);
+    s.text(2, r.session_id);
+    s.text(3, r.identity);
+    s.text(4, r.connection);
+    s.text(5, r.statement);
+    s.text(6, list_json(r.kinds));
+    s.text(7, list_json(r.tables));
+    s.text(8, r.fingerprint);
+    s.text(9, r.policy);
+    s.i64(10, r.rule);
+    s.text(11, list_json(r.approvers));
+    s.i64(12, r.min_approvals);
+    s.i64(13, r.timeout.count());
+    s.text(14, r.preview_text);
+    s.text(15, r.message);
+    s.i64(16, to_us(a.requested_at));
+    s.i64(17, to_us(a.expires_at));
+    s.text(18, std::string(approval::status_name(a.status)));
+    s.text(19, a.reason);
+    if (a.decided_at) {
+      s.i64(20, to_us(*a.decided_at));
+    } else {
+      s.null(20);
+    }
+    s.text(21, a.grant_id);
+    if (sqlite3_step(s.get()) != SQLITE_DONE) {
+      return rollback("save request");
+    }
+  }
+  {
+    Stmt del(db_, "DELETE FROM approval_decisions WHERE approval_id = ?");
+    if (!del.ok()) {
+      return rollback("prepare");
+    }
+    del.text(1, a.id);
+    if (sqlite3_step(del.get()) != SQLITE_DONE) {
+      return rollback("save decisions");
+    }
+  }
+  for (size_t i = 0; i < a.decisions.size(); ++i) {
+    const approval::DecisionRecord& d = a.decisions[i];
+    Stmt s(db_,
+           "INSERT INTO approval_decisions (approval_id, seq, approver, decision, reason, at_us) "
+           "VALUES (?,?,?,?,?,?)");
+    if (!s.ok()) {
+      return rollback("prepare");
+    }
+    s.text(1, a.id);
+    s.i64(2, static_cast<int64_t>(i));
+    s.text(3, d.approver);
+    s.text(4, d.approve ? "approve" : "deny");
+    s.text(5, d.reason);
+    s.i64(6, to_us(d.at));
+    if (sqlite3_step(s.get()) != SQLITE_DONE) {
+      return rollback("save decision");
+    }
+  }
+  return exec("COMMIT");
+}
+
+Result<std::vector<Approval>> SqliteApprovalStore::query_approvals(const std::string& where,
+                                                                   const std::string& bind1,
+                                                                   size_t limit) {
+  std::string sql = std::string("SELECT ") + kApprovalColumns + " FROM approvals " + where +
+                    " ORDER BY requested_at_us DESC, id LIMIT ?";
+  Stmt s(db_, sql.c_str());
+  if (!s.ok()) {
+    return Unexpected(db_error("prepare"));
+  }
+  int next = 1;
+  if (!bind1.empty() || where.find('?') != std::string::npos) {
+    s.text(next++, bind1);
+  }
+  s.i64(next, static_cast<int64_t>(limit));
+  std::vector<Approval> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    out.push_back(read_approval(s));
+  }
+  if (rc != SQLITE_DONE) {
+    return Unexpected(db_error("list requests"));
+  }
+  for (Approval& a : out) {
+    Stmt d(db_,
+           "SELECT approver, decision, reason, at_us FROM approval_decisions WHERE approval_id = ? "
+           "ORDER BY seq");
+    if (!d.ok()) {
+      return Unexpected(db_error("prepare"));
+    }
+    d.text(1, a.id);
+    while ((rc = sqlite3_step(d.get())) == SQLITE_ROW) {
+      a.decisions.push_back(approval::DecisionRecord{d.col_text(0), d.col_text(1) == "approve",
+                                                     d.col_text(2), from_us(d.col_i64(3))});
+    }
+    if (rc != SQLITE_DONE) {
+      return Unexpected(db_error("list decisions"));
+    }
+  }
+  return out;
+}
+
+Result<Approval> SqliteApprovalStore::get_approval(const std::string& id) {
+  std::lock_guard lock(mu_);
+  Result<std::vector<Approval>> r = query_approvals("WHERE id = ?", id, 1);
+  if (!r) {
+    return Unexpected(r.error());
+  }
+  if (r->empty()) {
+    return fail(ErrorCode::kNotFound, "no approval request " + id);
+  }
+  return std::move(r->front());
+}
+
+Result<std::vector<Approval>> SqliteApprovalStore::list_approvals(
+    const std::optional<std::string>& status, size_t limit) {
+  std::lock_guard lock(mu_);
+  return status ? query_approvals("WHERE status = ?", *status, limit)
+                : query_approvals("", "", limit);
+}
+
+Result<size_t> SqliteApprovalStore::expire_pending(const std::string& reason,
+                                                   Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "UPDATE approvals SET status = 'expired', reason = ?, decided_at_us = ? "
+         "WHERE status = 'pending'");
+  if (!s.ok()) {
+    return Unexpected(db_error("prepare"));
+  }
+  s.text(1, reason);
+  s.i64(2, to_us(now));
+  if (sqlite3_step(s.get()) != SQLITE_DONE) {
+    return Unexpected(db_error("expire pending requests"));
+  }
+  return static_cast<size_t>(sqlite3_changes(db_));
+}
+
+Result<void> SqliteApprovalStore::save_grant(const Grant& g) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "INSERT OR REPLACE INTO grants (id, approval_id, identity, connection, fingerprint, "
+         "statement, approvers, granted_by, created_at_us, expires_at_us, revoked_at_us, "
+         "revoked_by, uses) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  if (!s.ok()) {
+    return Unexpected(db_error("prepare"));
+  }
+  s.text(1, g.id);
+  s.text(2, g.approval_id);
+  s.text(3, g.identity);
+  s.text(4, g.connection);
+  s.text(5, g.fingerprint);
+  s.text(6, g.statement);
+  s.text(7, list_json(g.approvers));
+  s.text(8, list_json(g.granted_by));
+  s.i64(9, to_us(g.created_at));
+  s.i64(10, to_us(g.expires_at));
+  if (g.revoked_at) {
+    s.i64(11, to_us(*g.revoked_at));
+  } else {
+    s.null(11);
+  }
+  s.text(12, g.revoked_by);
+  s.i64(13, static_cast<int64_t>(g.uses));
+  if (sqlite3_step(s.get()) != SQLITE_DONE) {
+    return Unexpected(db_error("save grant"));
+  }
+  return {};
+}
+
+Result<std::vector<Grant>> SqliteApprovalStore::list_grants(size_t limit) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT id, approval_id, identity, connection, fingerprint, statement, approvers, "
+         "granted_by, created_at_us, expires_at_us, revoked_at_us, revoked_by, uses FROM grants "
+         "ORDER BY created_at_us DESC, id LIMIT ?");
+  if (!s.ok()) {
+    return Unexpected(db_error("prepare"));
+  }
+  s.i64(1, static_cast<int64_t>(limit));
+  std::vector<Grant> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    Grant g;
+    g.id = s.col_text(0);
+    g.approval_id = s.col_text(1);
+    g.identity = s.col_text(2);
+    g.connection = s.col_text(3);
+    g.fingerprint = s.col_text(4);
+    g.statement = s.col_text(5);
+    g.approvers = parse_list(s.col_text(6));
+    g.granted_by = parse_list(s.col_text(7));
+    g.created_at = from_us(s.col_i64(8));
+    g.expires_at = from_us(s.col_i64(9));
+    if (!s.col_null(10)) {
+      g.revoked_at = from_us(s.col_i64(10));
+    }
+    g.revoked_by = s.col_text(11);
+    g.uses = static_cast<uint64_t>(s.col_i64(12));
+    out.push_back(std::move(g));
+  }
+  if (rc != SQLITE_DONE) {
+    return Unexpected(db_error("list grants"));
+  }
+  return out;
+}
+
+}  // namespace custos::store
