@@ -177,6 +177,9 @@ void SessionRecorder::on_result(const StatementResultEvent& e) {
   if (!e.sqlstate.empty() || !e.message.empty()) {
     scratch_.str("sqlstate", e.sqlstate).str("message", e.message);
   }
+  if (!e.masked_json.empty()) {
+    scratch_.raw_json("masked", e.masked_json);
+  }
   append_buffered("statement_result", scratch_);
 }
 

@@ -65,6 +65,8 @@ struct StatementResultEvent {
   // Set both when the statement failed.
   std::string_view sqlstate;
   std::string_view message;
+  // Values masked in this result, per detector/rule (compact JSON object; empty = none).
+  std::string_view masked_json;
 };
 
 struct SessionEndEvent {

@@ -148,6 +148,18 @@ std::string render_transcript(const std::string& path) {
         out += pad + "-> " + str_field(j, "tag") + " (" + std::to_string(rows) +
                (rows == 1 ? " row, " : " rows, ") + ms_text(dur) + ")\n";
       }
+      if (auto m = j.find("masked"); m != j.end() && m->is_object()) {
+        std::string detail;
+        if (auto d = m->find("by_detector"); d != m->end() && d->is_object()) {
+          for (auto it = d->begin(); it != d->end(); ++it) {
+            detail += (detail.empty() ? "" : ", ") + printable(it.key()) + " " +
+                      (it->is_number() ? std::to_string(it->get<int64_t>()) : "?");
+          }
+        }
+        int64_t total = m->value("total", int64_t(0));
+        out += pad + "   masked " + std::to_string(total) + " value" + (total == 1 ? "" : "s") +
+               (detail.empty() ? "" : " (" + detail + ")") + "\n";
+      }
     } else if (type == "auth_failed") {
       if (!header_done) {
         out += "Session     " + str_field(j, "session") + "\n";

@@ -15,6 +15,7 @@
 #include "net/stream.h"
 #include "protocol/postgres/session.h"
 #include "server/services.h"
+#include "secrets/secret_resolver.h"
 #include "store/store.h"
 
 namespace custos::server {
@@ -118,6 +119,27 @@ int run_gateway(config::Config cfg) {
   services->approvals = std::make_unique<approval::ApprovalService>(
       c.approvers, admin_url, services->approval_store.get(), services->webhooks.get());
   services->analyzer = std::make_unique<sql::Analyzer>();
+  std::optional<core::SecretString> mask_key;
+  if (c.mask_key) {
+    auto k = secrets::resolve(*c.mask_key);
+    if (!k) {
+      throw std::runtime_error("mask_key: " + k.error().message);
+    }
+    mask_key = std::move(*k);
+  }
+  for (const auto& p : c.policies) {
+    if (p.mask.empty()) {
+      continue;
+    }
+    auto m = mask::Masker::compile(p.mask, mask_key);
+    if (!m) {
+      throw std::runtime_error("policy " + p.name + " mask: " + m.error().message);
+    }
+    services->maskers[p.name] = std::move(*m);
+  }
+  for (const auto& conn : c.connections) {
+    services->catalogs[conn.name] = std::make_unique<postgres::ColumnCatalog>();
+  }
   auto sink = record::RecordingSink::open(
       record::RecordingSinkOptions{c.data_dir, c.recording.fsync_interval, {}});
   if (!sink) {

@@ -18,6 +18,8 @@
 #include "identity/stored_key_authenticator.h"
 #include "identity/token_service.h"
 #include "store/key_store.h"
+#include "mask/masker.h"
+#include "protocol/postgres/column_catalog.h"
 #include "approval/approval_service.h"
 #include "approval/webhook_notifier.h"
 #include "store/sqlite/sqlite_approval_store.h"
@@ -46,6 +48,10 @@ struct Services {
   std::unique_ptr<asio::ssl::context> client_tls;  // null when no client TLS is configured
   std::map<std::string, std::unique_ptr<asio::ssl::context>> upstream_tls;  // by connection
   std::unique_ptr<sql::Analyzer> analyzer;
+  // Compiled mask rules by policy name (absent = the policy masks nothing).
+  std::map<std::string, std::shared_ptr<const mask::Masker>> maskers;
+  // Result-column origins by connection name.
+  std::map<std::string, std::unique_ptr<postgres::ColumnCatalog>> catalogs;
   postgres::CancelRegistry cancels;
   SessionRegistry sessions;
   std::atomic<bool> shutting_down{false};

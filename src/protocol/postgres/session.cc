@@ -370,6 +370,11 @@ asio::awaitable<bool> Session::authenticate_client(const StartupPacket& startup)
       }
     }
   }
+  if (policy_) {
+    if (auto m = services_.maskers.find(policy_->name); m != services_.maskers.end()) {
+      masker_ = m->second;
+    }
+  }
   if (!connection_ || !policy || !policy_) {
     record_auth_failure(claimed_identity_, conn_name,
                         connection_ ? "no policy permits this identity on this connection"

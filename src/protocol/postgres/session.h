@@ -23,6 +23,8 @@
 #include "protocol/postgres/cancel_registry.h"
 #include "protocol/postgres/codec.h"
 #include "protocol/postgres/column_catalog.h"
+#include "mask/masker.h"
+#include "mask/row_rewriter.h"
 #include "record/session_recorder.h"
 #include "server/services.h"
 
@@ -56,6 +58,7 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
     // Row limit from the policy; rows beyond it are dropped and the statement fails.
     std::optional<uint64_t> max_rows;
     uint64_t rows = 0;
+    std::shared_ptr<const sql::Analysis> analysis;  // kept only when masking needs it (COPY)
   };
   // A statement prepared through the extended protocol, with the decision taken at Parse.
   struct PreparedStatement {
@@ -169,6 +172,18 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   bool skip_until_sync_ = false;  // a denied extended-protocol message: drop until Sync
   std::shared_ptr<core::Bytes> sync_inject_;  // error to send before the next Sync's ReadyForQuery
   bool upstream_passthrough_drop_ = false;  // the streamed DataRow is beyond max_rows
+  // Masking: the policy's compiled rules, the plan of the result set being relayed, and the
+  // masked-value counts of the current statement.
+  std::shared_ptr<const mask::Masker> masker_;
+  std::optional<mask::MaskPlan> plan_;
+  std::optional<std::string> plan_error_;
+  bool copy_masking_ = false;
+  bool copy_csv_ = false;
+  mask::MaskCounts mask_counts_;
+  asio::awaitable<void> plan_for_row_description(const Frame& f);
+  asio::awaitable<void> plan_for_copy_out(const Frame& f);
+  CatalogClient& side_connection();
+  std::shared_ptr<core::Bytes> mask_frame(const Frame& f);
   bool client_writing_ = false;
   bool execute_approved_ = false;  // the Execute being handled was approved by a person  // a write to the client is in flight (pumps share the stream)
   std::unique_ptr<CatalogClient> side_;  // side connection (catalog, previews)

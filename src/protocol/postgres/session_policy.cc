@@ -146,7 +146,8 @@ Result<void> Session::on_query(const Frame& f, core::ByteView raw,
   remember_sql_prepares(*analysis);
   ++statements_;
   core::inc(core::metrics().statements_total);
-  pending_.push_back(Pending{Pending::Kind::kStatement, true, now, nullptr, d.max_rows, 0});
+  pending_.push_back(Pending{Pending::Kind::kStatement, true, now, nullptr, d.max_rows, 0,
+                             masker_ ? analysis : nullptr});
   pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, nullptr, {}, 0});
   core::append(out_up_, raw);
   return {};

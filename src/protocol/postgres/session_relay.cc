@@ -369,7 +369,8 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
       ++statements_;
       core::inc(core::metrics().statements_total);
       pending_.push_back(Pending{Pending::Kind::kStatement, false, now, nullptr,
-                                 ps ? ps->max_rows : std::nullopt, 0});
+                                 ps ? ps->max_rows : std::nullopt, 0,
+                                 masker_ && ps ? ps->analysis : nullptr});
       break;
     }
     case 'F': {
@@ -482,7 +483,11 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
         co_return;
       }
       if (!*decoded) {
-        if (rest.size() >= kHeaderSize && streams_through(char(rest[0]), Direction::kBackend)) {
+        const bool masking_rows =
+            masker_ && ((rest[0] == 'D' && (plan_error_ || (plan_ && plan_->any_active()))) ||
+                        (rest[0] == 'd' && copy_masking_));
+        if (!masking_rows && rest.size() >= kHeaderSize &&
+            streams_through(char(rest[0]), Direction::kBackend)) {
           size_t wire = 1 + core::load_be32(rest.data() + 1);
           upstream_passthrough_drop_ = false;
           if (rest[0] == 'D') {
@@ -502,7 +507,15 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
       }
       const Frame& frame = **decoded;
       auto raw = rest.first(frame.wire_size);
+      if (masker_ && frame.type == 'T') {
+        co_await plan_for_row_description(frame);
+      } else if (masker_ && frame.type == 'H') {
+        co_await plan_for_copy_out(frame);
+      }
       auto replacement = rewrite_upstream_frame(frame, raw);
+      if (!replacement && masker_) {
+        replacement = mask_frame(frame);
+      }
       on_upstream_frame(frame);
       if (replacement) {
         end_run(forward);
@@ -562,7 +575,13 @@ void Session::on_upstream_frame(const Frame& f) {
       }
       record::StatementResultEvent result;
       std::string limit_message;
-      if (f.type == 'C' && p->max_rows && p->rows > *p->max_rows) {
+      std::string masked_json;
+      if (f.type == 'C' && plan_error_) {
+        limit_message = *plan_error_;
+        result.tag = "ERROR";
+        result.sqlstate = "0A000";
+        result.message = limit_message;
+      } else if (f.type == 'C' && p->max_rows && p->rows > *p->max_rows) {
         limit_message = fmt::format("custos: result exceeds the limit of {} rows", *p->max_rows);
         result.tag = "ERROR";
         result.rows = int64_t(*p->max_rows);
@@ -576,7 +595,15 @@ void Session::on_upstream_frame(const Frame& f) {
         result.tag = f.type == 'I' ? "EMPTY" : f.type == 's' ? "SUSPENDED" : "FUNCTION";
       }
       result.duration_us = int64_t(elapsed_us(*p));
+      if (mask_counts_.total > 0) {
+        masked_json = mask_counts_.to_json();
+        result.masked_json = masked_json;
+      }
       recorder_->on_result(result);
+      mask_counts_ = mask::MaskCounts{};
+      plan_.reset();
+      plan_error_.reset();
+      copy_masking_ = false;
       p->rows = 0;  // a multi-statement Query: the limit applies per statement
       if (!p->simple) {
         pending_.pop_front();
@@ -596,9 +623,16 @@ void Session::on_upstream_frame(const Frame& f) {
       record::StatementResultEvent result;
       result.tag = "ERROR";
       result.duration_us = int64_t(elapsed_us(*p));
+      std::string masked_message;
       if (fields) {
         result.sqlstate = fields->sqlstate();
         result.message = fields->message();
+        if (masker_) {
+          // The recording keeps only what the client saw: masked.
+          mask::MaskCounts ignored;
+          masked_message = mask::mask_text(*masker_, fields->message(), ignored);
+          result.message = masked_message;
+        }
       }
       recorder_->on_result(result);
       // After an error in the extended protocol the target skips to Sync: everything queued
