@@ -53,6 +53,10 @@ policies:
       - deny:  { kinds: [ddl], message: "no DDL from CI jobs" }
       - allow: { kinds: [readonly] }
       - allow: { kinds: [insert, update, delete], tables: [customers], require_where: true }
+    mask:
+      - { columns: [customers.ssn], strategy: redact }
+      - { columns: [customers.email], strategy: partial, keep_last: 4 }
+      - { detect: [credit_card], strategy: partial, keep_last: 4 }
 YAML
 "$CUSTOS" check-config --config "$DEMO/custos.yaml"
 ORDERS_DB_PASSWORD="$APP_PASSWORD" "$CUSTOS" serve --config "$DEMO/custos.yaml" >"$DEMO/custos.log" 2>&1 &
@@ -64,6 +68,11 @@ gw() { PGPASSWORD="$API_KEY" psql -X "host=127.0.0.1 port=$CUSTOS_PORT user=ci-d
 say "a CI job queries through custos with its own API key (user=identity, dbname=connection)"
 echo "\$ PGPASSWORD=\$API_KEY psql \"host=127.0.0.1 port=$CUSTOS_PORT user=ci-deploy dbname=orders sslmode=require\""
 gw -c "select current_user as target_role, count(*) as customers from customers"
+
+say "masking: SSNs, emails and card numbers are masked before they leave custos"
+gw -c "select name, email, ssn, card from customers order by id"
+echo "(the same rows read directly from the target, as the DBA sees them:)"
+DB=orders psql_super -c "select name, email, ssn, card from customers order by id"
 
 say "statement policy: a DELETE without WHERE and a DROP are refused before they reach the target"
 gw -c "delete from customers" || true
