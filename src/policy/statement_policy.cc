@@ -324,20 +324,53 @@ std::string facts_json(const sql::Command& cmd) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+namespace {
+
+// On every statement's path: a direct writer, not a DOM. Bytes >= 0x80 pass through (policy
+// and reason texts come from the config and from custos, which are UTF-8).
+void append_quoted(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+    } else if (c < 0x20) {
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += char(c);
+    }
+  }
+  out += '"';
+}
+
+}  // namespace
+
 std::string verdict_json(const Verdict& v) {
-  nlohmann::json j;
-  j["decision"] = std::string(decision_name(v.decision));
-  j["policy"] = v.policy;
-  j["rule"] = v.rule;
-  j["kind"] = std::string(sql::kind_name(v.deciding_kind));
+  std::string out;
+  out.reserve(128);
+  out += "{\"decision\":";
+  append_quoted(out, decision_name(v.decision));
+  out += ",\"policy\":";
+  append_quoted(out, v.policy);
+  out += ",\"rule\":";
+  out += std::to_string(v.rule);
+  out += ",\"kind\":";
+  append_quoted(out, sql::kind_name(v.deciding_kind));
   if (!v.message.empty()) {
-    j["message"] = v.message;
+    out += ",\"message\":";
+    append_quoted(out, v.message);
   }
   if (v.max_rows) {
-    j["max_rows"] = *v.max_rows;
+    out += ",\"max_rows\":";
+    out += std::to_string(*v.max_rows);
   }
-  j["reason"] = v.reason;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += ",\"reason\":";
+  append_quoted(out, v.reason);
+  out += '}';
+  return out;
 }
 
 }  // namespace custos::policy

@@ -45,10 +45,14 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
       effective = &resolved;
     }
     auto v = policy::evaluate(*policy_, *effective);
-    if (facts.size() > 1) {
-      facts += ',';
+    if (v.decision != policy::Decision::kAllow) {
+      // Facts go into the evidence for refusals and holds; allowed statements carry only the
+      // verdict (this path runs for every statement).
+      if (facts.size() > 1) {
+        facts += ',';
+      }
+      facts += policy::facts_json(*effective);
     }
-    facts += policy::facts_json(*effective);
     if (v.decision == policy::Decision::kDeny) {
       d.allowed = false;
       d.held = false;
@@ -77,8 +81,11 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
     d.verdict.policy = policy_->name;
     d.verdict.reason = "empty query";
   }
-  facts += ']';
-  d.decision_json = "{\"verdict\":" + policy::verdict_json(d.verdict) + ",\"facts\":" + facts + "}";
+  d.decision_json = "{\"verdict\":" + policy::verdict_json(d.verdict);
+  if (facts.size() > 1) {
+    d.decision_json += ",\"facts\":" + facts + "]";
+  }
+  d.decision_json += "}";
   return d;
 }
 
