@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine and runs every test: unit (GoogleTest), integration (real
-# PostgreSQL started in a temp dir + psql/pgbench/libpq/psycopg2/node-postgres through custos),
+# PostgreSQL started in a temp dir + psql/pgbench/libpq/psycopg2/node-postgres through custos,
+# the approvals page in headless Chromium),
 # then the unit tests again under ASan+UBSan.
 #   scripts/test.sh            # everything
 #   SKIP_ASAN=1 scripts/test.sh
@@ -11,9 +12,10 @@ scripts/install-deps.sh
 scripts/build.sh release
 
 # node-postgres for the Node.js client test (from the npm registry, pinned by package-lock).
-if [[ -f tests/integration/node/package.json ]]; then
-  (cd tests/integration/node && npm ci --no-audit --no-fund --silent)
-fi
+# node-postgres and playwright-core (which drives Debian's chromium for the approvals page).
+for dir in tests/integration/node tests/integration/browser; do
+  (cd "$dir" && npm ci --no-audit --no-fund --silent)
+done
 
 ctest --preset release --output-on-failure -j2 -L unit
 ctest --preset release --output-on-failure -L integration
