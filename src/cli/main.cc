@@ -16,9 +16,11 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "custos — access gateway for non-human identities.\n"
-      "Clients (psql, pgbench, libpq drivers) connect to custos with a custos identity and API\n"
-      "key; custos connects to the target with a credential only it holds, and records every\n"
-      "statement as tamper-evident evidence."};
+      "Clients (psql, pgbench, libpq drivers) connect to custos with a custos identity and an\n"
+      "API key, a workload OIDC token or a client certificate; custos connects to the target with\n"
+      "a credential only it holds, judges every statement against policy (allow, deny, or hold\n"
+      "for a person's approval), masks sensitive values in results, and records every statement\n"
+      "as tamper-evident evidence."};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(custos::cli::kVersion));
 
