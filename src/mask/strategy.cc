@@ -17,8 +17,6 @@ void hmac_sha256(std::string_view key, std::string_view msg, uint8_t out[32]) {
   sodium_memzero(&st, sizeof st);
 }
 
-constexpr int kFpePasses = 4;
-constexpr size_t kFpeWindow = 16;
 
 int radix_of(char c) {
   if (c >= '0' && c <= '9') {
@@ -48,35 +46,36 @@ char symbol_char(char like, int v) {
   return static_cast<char>('A' + v);
 }
 
-// PRF value for updating symbol k in `pass`; reads only the other symbols.
-uint64_t fpe_round(const StrategyKeys& keys, const std::string& s, const std::vector<size_t>& pos,
-                   int pass, size_t k) {
-  unsigned char buf[16 + 2 * kFpeWindow];
-  size_t n = 0;
-  const uint32_t count = static_cast<uint32_t>(pos.size());
-  const uint32_t kk = static_cast<uint32_t>(k);
-  buf[n++] = static_cast<unsigned char>(pass);
+// Keyed pseudorandom shifts for the symbols of one half, from the other half's values.
+// Each 8-byte SipHash block covers 8 symbols; `round` and `count` separate the uses.
+void fpe_shifts(const StrategyKeys& keys, int round, size_t count, const std::string& s,
+                const std::vector<size_t>& from, size_t needed, std::vector<uint8_t>& out) {
+  std::string input;
+  input.reserve(from.size() + 10);
+  input.push_back(static_cast<char>(round));
   for (int i = 0; i < 4; ++i) {
-    buf[n++] = static_cast<unsigned char>(kk >> (8 * i));
+    input.push_back(static_cast<char>(static_cast<uint32_t>(count) >> (8 * i)));
   }
-  for (int i = 0; i < 4; ++i) {
-    buf[n++] = static_cast<unsigned char>(count >> (8 * i));
+  input.push_back(0);  // block counter
+  for (size_t p : from) {
+    input.push_back(s[p]);
   }
-  const size_t lo = k > kFpeWindow ? k - kFpeWindow : 0;
-  const size_t hi = std::min(pos.size(), k + kFpeWindow + 1);
-  for (size_t j = lo; j < hi; ++j) {
-    if (j != k) {
-      buf[n++] = static_cast<unsigned char>(s[pos[j]]);
-    }
+  out.clear();
+  for (uint8_t block = 0; out.size() < needed; ++block) {
+    input[5] = static_cast<char>(block);
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+                     keys.fpe_key().data());
+    out.insert(out.end(), h, h + sizeof h);
   }
-  unsigned char h[crypto_shorthash_BYTES];
-  crypto_shorthash(h, buf, n, keys.fpe_key().data());
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) {
-    v |= uint64_t{h[i]} << (8 * i);
-  }
-  return v;
 }
+
+// Format-preserving, keyed and deterministic: a Feistel network over the value's symbols
+// (digits and letters; separators stay where they are). The symbols are split into two halves;
+// each round adds keyed shifts derived from one half to the other (mod each symbol's radix),
+// alternating halves. Every round is invertible, so the whole map is a bijection on values of
+// the same format. Eight rounds cost 8–16 SipHash calls for a typical identifier.
+constexpr int kFpeRounds = 8;
 
 std::string fpe(const StrategyKeys& keys, std::string_view value, bool inverse) {
   std::string s(value);
@@ -86,13 +85,25 @@ std::string fpe(const StrategyKeys& keys, std::string_view value, bool inverse) 
       pos.push_back(i);
     }
   }
-  for (int step = 0; step < kFpePasses; ++step) {
-    const int pass = inverse ? kFpePasses - 1 - step : step;
-    for (size_t t = 0; t < pos.size(); ++t) {
-      const size_t k = inverse ? pos.size() - 1 - t : t;
-      char& c = s[pos[k]];
+  if (pos.empty()) {
+    return s;
+  }
+  const size_t split = (pos.size() + 1) / 2;
+  std::vector<size_t> left(pos.begin(), pos.begin() + static_cast<std::ptrdiff_t>(split));
+  std::vector<size_t> right(pos.begin() + static_cast<std::ptrdiff_t>(split), pos.end());
+  std::vector<uint8_t> shifts;
+  for (int step = 0; step < kFpeRounds; ++step) {
+    const int round = inverse ? kFpeRounds - 1 - step : step;
+    const std::vector<size_t>& target = (round % 2 == 0) ? left : right;
+    const std::vector<size_t>& source = (round % 2 == 0) ? right : left;
+    if (target.empty()) {
+      continue;
+    }
+    fpe_shifts(keys, round, pos.size(), s, source, target.size(), shifts);
+    for (size_t k = 0; k < target.size(); ++k) {
+      char& c = s[target[k]];
       const int radix = radix_of(c);
-      const int shift = static_cast<int>(fpe_round(keys, s, pos, pass, k) % radix);
+      const int shift = shifts[k] % radix;
       const int v = (symbol_value(c) + (inverse ? radix - shift : shift)) % radix;
       c = symbol_char(c, v);
     }
