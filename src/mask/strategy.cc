@@ -50,8 +50,8 @@ char symbol_char(char like, int v) {
 // Each 8-byte SipHash block covers 8 symbols; `round` and `count` separate the uses.
 void fpe_shifts(const StrategyKeys& keys, int round, size_t count, const std::string& s,
                 const std::vector<size_t>& from, size_t needed, std::vector<uint8_t>& out) {
-  std::string input;
-  input.reserve(from.size() + 10);
+  thread_local std::string input;  // reused: this runs for every masked cell
+  input.clear();
   input.push_back(static_cast<char>(round));
   for (int i = 0; i < 4; ++i) {
     input.push_back(static_cast<char>(static_cast<uint32_t>(count) >> (8 * i)));
@@ -79,7 +79,10 @@ constexpr int kFpeRounds = 8;
 
 std::string fpe(const StrategyKeys& keys, std::string_view value, bool inverse) {
   std::string s(value);
-  std::vector<size_t> pos;
+  // Reused per thread: this runs for every masked cell.
+  thread_local std::vector<size_t> pos, left, right;
+  thread_local std::vector<uint8_t> shifts;
+  pos.clear();
   for (size_t i = 0; i < s.size(); ++i) {
     if (radix_of(s[i]) != 0) {
       pos.push_back(i);
@@ -89,9 +92,8 @@ std::string fpe(const StrategyKeys& keys, std::string_view value, bool inverse) 
     return s;
   }
   const size_t split = (pos.size() + 1) / 2;
-  std::vector<size_t> left(pos.begin(), pos.begin() + static_cast<std::ptrdiff_t>(split));
-  std::vector<size_t> right(pos.begin() + static_cast<std::ptrdiff_t>(split), pos.end());
-  std::vector<uint8_t> shifts;
+  left.assign(pos.begin(), pos.begin() + static_cast<std::ptrdiff_t>(split));
+  right.assign(pos.begin() + static_cast<std::ptrdiff_t>(split), pos.end());
   for (int step = 0; step < kFpeRounds; ++step) {
     const int round = inverse ? kFpeRounds - 1 - step : step;
     const std::vector<size_t>& target = (round % 2 == 0) ? left : right;
