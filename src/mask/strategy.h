@@ -9,12 +9,11 @@
 //             inputs give equal tokens, so joins and GROUP BY still work on masked results.
 //   fpe     → format-preserving, keyed, deterministic: ASCII digits stay digits, letters stay
 //             letters of the same case, every other byte (separators, non-ASCII) stays in place,
-//             length unchanged. Construction: a generalised unbalanced Feistel network over the
-//             alphanumeric symbols — 4 passes, each pass updates symbol k as
-//             s[k] = (s[k] + SipHash-2-4_{k_f}(pass, k, n, neighbours)) mod radix(k),
-//             where neighbours are the (unchanged during that step) symbols within 16 positions
-//             of k. Each step is invertible (subtract the same PRF value), so the whole map is
-//             a bijection on strings of the same format. It is NOT NIST FF1/FF3-1; short values
+//             length unchanged. Construction: a Feistel network over the alphanumeric
+//             symbols split into two halves; 8 rounds, each adding to every symbol of one half
+//             (mod its radix) a keyed shift from SipHash-2-4_{k_f}(round, n, other half),
+//             alternating halves. Each round is invertible (subtract the same shifts), so the
+//             whole map is a bijection on strings of the same format. It is NOT NIST FF1/FF3-1; short values
 //             have small domains (a 4-digit value has 10^4 images) — it hides, it does not
 //             encrypt.
 //   null   → SQL NULL (handled by the row rewriters, not here).
