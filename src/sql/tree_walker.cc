@@ -656,6 +656,9 @@ class Walker {
       return;
     }
     std::optional<Value> v = fold(where, 0);
+    if (v) {
+      result_.literal_sensitive = true;  // the whole WHERE is a constant (WHERE true, WHERE 1)
+    }
     if (v && v->type == Value::Type::kBool && v->b) {
       cmd_.update_delete_without_where = true;
     }
@@ -667,7 +670,9 @@ class Walker {
     }
     switch (n->node_case) {
       case PG_QUERY__NODE__NODE_A_CONST: {
-        result_.literal_sensitive = true;
+        // A constant alone decides nothing (`aid = 777` stays a real WHERE whatever the
+        // number); the analysis depends on literal values only where constants fold into a
+        // value — see the compound cases below and check_where.
         const PgQuery__AConst* c = n->a_const;
         if (c->isnull) {
           return std::nullopt;
@@ -700,10 +705,20 @@ class Walker {
         }
         return v;
       }
-      case PG_QUERY__NODE__NODE_BOOL_EXPR:
-        return fold_bool(n->bool_expr, depth);
-      case PG_QUERY__NODE__NODE_A_EXPR:
-        return fold_compare(n->a_expr, depth);
+      case PG_QUERY__NODE__NODE_BOOL_EXPR: {
+        auto r = fold_bool(n->bool_expr, depth);
+        if (r) {
+          result_.literal_sensitive = true;  // constants decided this subexpression
+        }
+        return r;
+      }
+      case PG_QUERY__NODE__NODE_A_EXPR: {
+        auto r = fold_compare(n->a_expr, depth);
+        if (r) {
+          result_.literal_sensitive = true;
+        }
+        return r;
+      }
       default:
         return std::nullopt;
     }

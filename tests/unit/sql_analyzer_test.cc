@@ -205,3 +205,21 @@ TEST(ShapeKeyTest, LiteralsReplacedStructureKept) {
 
 }  // namespace
 }  // namespace custos::sql
+
+// A WHERE comparing a column with a literal is cached by shape (other literals reuse the
+// analysis), but a WHERE whose truth the literals decide never shares an entry.
+TEST(AnalyzerCacheWhere, ColumnComparisonsShareShapeConstantFoldsDoNot) {
+  custos::sql::Analyzer a;
+  a.analyze("UPDATE acc SET bal = bal + 5 WHERE id = 1");
+  auto before = a.stats();
+  auto other = a.analyze("UPDATE acc SET bal = bal + 7 WHERE id = 2");
+  EXPECT_EQ(a.stats().hits, before.hits + 1);
+  EXPECT_FALSE(other->statements.at(0).update_delete_without_where);
+
+  auto has_where = a.analyze("DELETE FROM t WHERE id = 1 OR 1 = 2");
+  EXPECT_FALSE(has_where->statements.at(0).update_delete_without_where);
+  auto always = a.analyze("DELETE FROM t WHERE id = 1 OR 1 = 1");
+  EXPECT_TRUE(always->statements.at(0).update_delete_without_where);
+  auto also_always = a.analyze("DELETE FROM t WHERE id = 3 OR 'a' = 'a'");
+  EXPECT_TRUE(also_always->statements.at(0).update_delete_without_where);
+}
