@@ -159,6 +159,12 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   Result<void> on_parse(const Frame& f, core::ByteView raw);
   Result<void> record_denial(std::string_view sql, record::StatementMode mode,
                              std::string_view prepared, const StatementDecision& d);
+  // A refused simple Query or FunctionCall: records the denial, sends the target an empty query
+  // in its place and queues the error that replaces the target's EmptyQueryResponse.
+  Result<void> answer_denied_simple(std::string_view text, const StatementDecision& d,
+                                    std::chrono::steady_clock::time_point now);
+  // The statement a portal was bound to, or nullptr (stmt_name gets its name when known).
+  const PreparedStatement* prepared_for_portal(std::string_view portal, std::string* stmt_name);
   std::shared_ptr<core::Bytes> denial_error(const policy::Verdict& v);
   // Upstream frames the relay rewrites (denials, row limits); returns bytes to send instead
   // (nullptr = forward the frame unchanged; empty = drop it).

@@ -125,6 +125,30 @@ Result<void> Session::record_denial(std::string_view sql, record::StatementMode 
   return {};
 }
 
+Result<void> Session::answer_denied_simple(std::string_view text, const StatementDecision& d,
+                                          std::chrono::steady_clock::time_point now) {
+  if (auto r = record_denial(text, record::StatementMode::kSimple, "", d); !r) {
+    return r;
+  }
+  pending_.push_back(Pending{Pending::Kind::kStatement, true, now, denial_error(d.verdict), {}, 0});
+  pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, nullptr, {}, 0});
+  core::append(out_up_, core::ByteView(kEmptyQuery, sizeof kEmptyQuery));
+  return {};
+}
+
+const Session::PreparedStatement* Session::prepared_for_portal(std::string_view portal,
+                                                                std::string* stmt_name) {
+  auto p = portals_.find(std::string(portal));
+  if (p == portals_.end()) {
+    return nullptr;
+  }
+  if (stmt_name) {
+    *stmt_name = p->second;
+  }
+  auto s = prepared_.find(p->second);
+  return s == prepared_.end() ? nullptr : &s->second;
+}
+
 Result<void> Session::on_query(const Frame& f, core::ByteView raw,
                               std::optional<StatementDecision> decided) {
   auto q = parse_query(f.payload);
@@ -135,13 +159,7 @@ Result<void> Session::on_query(const Frame& f, core::ByteView raw,
   auto analysis = services_.analyzer->analyze(q->sql);
   auto d = decided ? std::move(*decided) : decide(*analysis);
   if (!d.allowed) {
-    if (auto r = record_denial(q->sql, record::StatementMode::kSimple, "", d); !r) {
-      return r;
-    }
-    pending_.push_back(Pending{Pending::Kind::kStatement, true, now, denial_error(d.verdict), {}, 0});
-    pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, nullptr, {}, 0});
-    core::append(out_up_, core::ByteView(kEmptyQuery, sizeof kEmptyQuery));
-    return {};
+    return answer_denied_simple(q->sql, d, now);
   }
   record::Fields extra;
   extra.raw_json("decision", d.decision_json);

@@ -19,7 +19,9 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kHeaderSize = 5;
 
-// Reads the NUL-terminated string at `pos`, advancing it; nullopt if unterminated.
+// Reads the NUL-terminated string at `pos`, advancing it; nullopt if unterminated. Used for
+// Bind, where only the portal and statement names are needed: parse_bind would materialise
+// every parameter on each execution of a prepared statement.
 std::optional<std::string_view> read_cstr(core::ByteView payload, size_t& pos) {
   auto chars = core::as_chars(payload);
   auto end = chars.find('\0', pos);
@@ -213,16 +215,9 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
           }
         }
       } else if (!skip_until_sync_ && frame.type == 'E') {
-        size_t pos = 0;
-        auto portal = read_cstr(frame.payload, pos);
-        const PreparedStatement* ps = nullptr;
-        if (portal) {
-          if (auto p = portals_.find(std::string(*portal)); p != portals_.end()) {
-            if (auto s = prepared_.find(p->second); s != prepared_.end()) {
-              ps = &s->second;
-            }
-          }
-        }
+        auto exec = parse_execute(frame.payload);
+        std::string stmt_name;
+        const PreparedStatement* ps = exec ? prepared_for_portal(exec->portal, &stmt_name) : nullptr;
         if (ps && ps->held) {
           hold_execute = true;
           StatementDecision d;
@@ -233,7 +228,6 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
                                ? &ps->analysis->statements[0]
                                : nullptr;
           std::string sql = ps->sql;
-          std::string stmt_name = portals_[std::string(*portal)];
           auto analysis = ps->analysis;
           if (!co_await flush_upstream()) {
             co_return;
@@ -331,19 +325,12 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
       break;
     }
     case 'E': {
-      size_t pos = 0;
-      auto portal = read_cstr(f.payload, pos);
-      if (!portal) {
-        return fail(ErrorCode::kProtocol, "malformed Execute");
+      auto exec = parse_execute(f.payload);
+      if (!exec) {
+        return fail(ErrorCode::kProtocol, exec.error().message);
       }
       std::string stmt_name;
-      const PreparedStatement* ps = nullptr;
-      if (auto p = portals_.find(std::string(*portal)); p != portals_.end()) {
-        stmt_name = p->second;
-        if (auto s = prepared_.find(stmt_name); s != prepared_.end()) {
-          ps = &s->second;
-        }
-      }
+      const PreparedStatement* ps = prepared_for_portal(exec->portal, &stmt_name);
       if (ps && ps->held && !execute_approved_) {
         return fail(ErrorCode::kDenied, "held statement executed without approval");
       }
@@ -386,14 +373,7 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
       d.allowed = d.verdict.decision == policy::Decision::kAllow;
       d.decision_json = "{\"verdict\":" + policy::verdict_json(d.verdict) + "}";
       if (!d.allowed) {
-        if (auto r = record_denial(text, record::StatementMode::kSimple, "", d); !r) {
-          return r;
-        }
-        pending_.push_back(Pending{Pending::Kind::kStatement, true, now, denial_error(d.verdict), {}, 0});
-        pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, nullptr, {}, 0});
-        static constexpr uint8_t kEmpty[] = {'Q', 0, 0, 0, 5, 0};
-        core::append(out_up_, core::ByteView(kEmpty, sizeof kEmpty));
-        return {};
+        return answer_denied_simple(text, d, now);
       }
       record::Fields extra;
       extra.raw_json("decision", d.decision_json);
@@ -412,18 +392,14 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
       pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, nullptr, {}, 0});
       break;
     case 'C': {
-      if (f.payload.size() < 2) {
-        return fail(ErrorCode::kProtocol, "malformed Close");
+      auto close = parse_close(f.payload);
+      if (!close) {
+        return fail(ErrorCode::kProtocol, close.error().message);
       }
-      size_t pos = 1;
-      auto name = read_cstr(f.payload, pos);
-      if (!name) {
-        return fail(ErrorCode::kProtocol, "malformed Close");
-      }
-      if (f.payload[0] == 'S') {
-        prepared_.erase(std::string(*name));
+      if (close->kind == 'S') {
+        prepared_.erase(std::string(close->name));
       } else {
-        portals_.erase(std::string(*name));
+        portals_.erase(std::string(close->name));
       }
       break;
     }
