@@ -61,16 +61,6 @@ class CatalogClient {
   asio::awaitable<Result<void>> resolve(ColumnCatalog& catalog,
                                         const std::vector<std::pair<uint32_t, int16_t>>& keys);
 
-  // Describes a query without running it: the columns (table OID, attnum, name, type) it
-  // would return. Used for COPY (query) TO STDOUT, which has no RowDescription.
-  struct Described {
-    std::string name;
-    uint32_t table_oid = 0;
-    int16_t attnum = 0;
-    uint32_t type_oid = 0;
-  };
-  asio::awaitable<Result<std::vector<Described>>> describe(const std::string& sql);
-
   // Runs a simple query; returns the text rows (NULL as nullopt). Errors carry the target's
   // message.
   using Rows = std::vector<std::vector<std::optional<std::string>>>;
