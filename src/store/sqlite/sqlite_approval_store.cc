@@ -1,5 +1,7 @@
 #include "store/sqlite/sqlite_approval_store.h"
 
+#include "store/sqlite/sqlite_db.h"
+
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -152,23 +154,14 @@ Approval read_approval(Stmt& s) {
 }  // namespace
 
 Result<std::unique_ptr<SqliteApprovalStore>> SqliteApprovalStore::open(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) {
-    std::filesystem::create_directories(parent, ec);
+  auto db = open_sqlite_db(path, "approvals store", SQLITE_OPEN_FULLMUTEX);
+  if (!db) {
+    return Unexpected(db.error());
   }
   std::unique_ptr<SqliteApprovalStore> s(new SqliteApprovalStore());
-  if (sqlite3_open_v2(path.c_str(), &s->db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    return fail(ErrorCode::kIo, "cannot open approvals store " + path + ": " +
-                                    (s->db_ ? sqlite3_errmsg(s->db_) : "out of memory"));
-  }
-  sqlite3_busy_timeout(s->db_, 5000);
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kSchema}) {
-    if (Result<void> r = s->exec(sql); !r) {
-      return Unexpected(r.error());
-    }
+  s->db_ = *db;
+  if (Result<void> r = s->exec(kSchema); !r) {
+    return Unexpected(r.error());
   }
   return s;
 }
@@ -180,13 +173,7 @@ Error SqliteApprovalStore::db_error(const std::string& what) const {
 }
 
 Result<void> SqliteApprovalStore::exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return fail(ErrorCode::kIo, "approvals store: " + msg);
-  }
-  return {};
+  return exec_sql(db_, sql, "approvals store");
 }
 
 Result<void> SqliteApprovalStore::save_approval(const Approval& a) {

@@ -1,5 +1,7 @@
 #include "store/sqlite/sqlite_key_store.h"
 
+#include "store/sqlite/sqlite_db.h"
+
 #include <chrono>
 
 namespace custos::store {
@@ -116,35 +118,20 @@ Result<std::unique_ptr<KeyStore>> open_sqlite_key_store(const std::string& path)
 }
 
 Result<std::unique_ptr<SqliteKeyStore>> SqliteKeyStore::open(const std::string& path) {
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return fail(ErrorCode::kIo, "cannot open key store " + path + ": " + msg);
+  auto db = open_sqlite_db(path, "key store");
+  if (!db) {
+    return fail(db.error().code, db.error().message);
   }
-  sqlite3_busy_timeout(db, 5000);
-  std::unique_ptr<SqliteKeyStore> store(new SqliteKeyStore(db));
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kSchema}) {
-    if (Result<void> r = store->exec(sql); !r) {
-      return fail(r.error().code, r.error().message);
-    }
+  std::unique_ptr<SqliteKeyStore> store(new SqliteKeyStore(*db));
+  if (Result<void> r = store->exec(kSchema); !r) {
+    return fail(r.error().code, r.error().message);
   }
   return store;
 }
 
-SqliteKeyStore::~SqliteKeyStore() { sqlite3_close(db_); }
+SqliteKeyStore::~SqliteKeyStore() { sqlite3_close_v2(db_); }
 
-Result<void> SqliteKeyStore::exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return fail(ErrorCode::kIo, "key store: " + msg);
-  }
-  return {};
-}
+Result<void> SqliteKeyStore::exec(const char* sql) { return exec_sql(db_, sql, "key store"); }
 
 Result<void> SqliteKeyStore::insert_key(const StoredKey& key) {
   std::lock_guard lock(mu_);

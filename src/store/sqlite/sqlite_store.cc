@@ -1,5 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include "store/sqlite/sqlite_db.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
@@ -97,28 +99,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   if (path.empty()) {
     return fail(ErrorCode::kConfig, "sqlite store: empty path");
   }
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) {
-      return fail(ErrorCode::kIo,
-                  "sqlite store: cannot create directory " + parent.string() + ": " + ec.message());
-    }
-  }
   std::unique_ptr<SqliteStore> st(new SqliteStore(path));
-  int rc =
-      sqlite3_open_v2(path.c_str(), &st->db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    return Unexpected(st->db_error("cannot open"));
+  auto db = open_sqlite_db(path, "sqlite store");
+  if (!db) {
+    return Unexpected(db.error());
   }
-  sqlite3_busy_timeout(st->db_, 5000);
-  for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
-    if (auto r = st->exec(pragma); !r) {
-      return Unexpected(r.error());
-    }
+  st->db_ = *db;
+  if (auto r = st->exec("PRAGMA foreign_keys=ON"); !r) {
+    return Unexpected(r.error());
   }
   if (auto r = st->migrate(); !r) {
     return Unexpected(r.error());
@@ -160,14 +148,7 @@ SqliteStore::~SqliteStore() {
 }
 
 Result<void> SqliteStore::exec(const char* sql) {
-  char* err = nullptr;
-  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
-  if (rc != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errstr(rc);
-    sqlite3_free(err);
-    return fail(ErrorCode::kIo, "sqlite store " + path_ + ": " + msg);
-  }
-  return {};
+  return exec_sql(db_, sql, "sqlite store " + path_);
 }
 
 Result<sqlite3_stmt*> SqliteStore::prepare(const char* sql) {
