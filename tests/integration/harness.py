@@ -237,3 +237,65 @@ def tempdir(prefix):
     if run_as_postgres_user():
         os.chmod(d, 0o755)
     return d
+
+
+def raw_login(port, user, database, password, tls=True):
+    """Speaks the PostgreSQL protocol by hand (SSLRequest, StartupMessage, cleartext password)
+    and returns the fields of the ErrorResponse the server answers with ({'C': sqlstate, 'M':
+    message, 'S': severity, ...}), or {} when the login succeeded. libpq hides the SQLSTATE of
+    a failed connection; this shows what is on the wire."""
+    import ssl
+    import struct
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        if tls:
+            sock.sendall(struct.pack("!ii", 8, 80877103))
+            if sock.recv(1) != b"S":
+                raise RuntimeError("server refused TLS")
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            sock = ctx.wrap_socket(sock)
+        body = struct.pack("!i", 196608) + b"".join(
+            k.encode() + b"\0" + v.encode() + b"\0"
+            for k, v in (("user", user), ("database", database))) + b"\0"
+        sock.sendall(struct.pack("!i", len(body) + 4) + body)
+
+        def read_message():
+            head = b""
+            while len(head) < 5:
+                chunk = sock.recv(5 - len(head))
+                if not chunk:
+                    raise EOFError("server closed the connection")
+                head += chunk
+            kind, length = head[:1], struct.unpack("!i", head[1:])[0]
+            payload = b""
+            while len(payload) < length - 4:
+                payload += sock.recv(length - 4 - len(payload))
+            return kind, payload
+
+        def error_fields(payload):
+            fields = {}
+            for part in payload.split(b"\0"):
+                if part:
+                    fields[chr(part[0])] = part[1:].decode(errors="replace")
+            return fields
+
+        while True:
+            kind, payload = read_message()
+            if kind == b"E":
+                return error_fields(payload)
+            if kind == b"R":
+                code = struct.unpack("!i", payload[:4])[0]
+                if code == 3:
+                    pw = password.encode() + b"\0"
+                    sock.sendall(b"p" + struct.pack("!i", len(pw) + 4) + pw)
+                elif code == 0:
+                    continue
+                else:
+                    raise RuntimeError(f"unexpected authentication request {code}")
+            elif kind == b"Z":
+                return {}
+    finally:
+        sock.close()

@@ -53,11 +53,15 @@ def test_wrong_key_sqlstate_is_28P01(gateway):
     r = gateway.psql("-c", "select 1", key="cst_wrong")
     assert r.returncode != 0
     assert "authentication failed" in r.stderr
-    try:
-        psycopg2.connect(gateway.dsn(password="cst_wrong"))
-    except psycopg2.OperationalError as e:
-        # libpq surfaces the SQLSTATE of the FATAL in pgcode when available
-        assert e.pgcode in (None, "28P01")
+    # On the wire: FATAL 28P01 with the one generic message, for each way of getting it wrong.
+    for user, key in (("ci-deploy", "cst_wrong"), ("nobody", gateway.key),
+                      ("expired-bot", gateway.expired_key)):
+        fields = harness.raw_login(gateway.pg_port, user, "orders", key)
+        assert fields.get("S") == "FATAL", fields
+        assert fields.get("C") == "28P01", fields
+        assert fields.get("M") == "custos: authentication failed", fields
+    # And the right key logs in through the same code path.
+    assert harness.raw_login(gateway.pg_port, "ci-deploy", "orders", gateway.key) == {}
 
 
 def test_plaintext_refused_without_tls(gateway):

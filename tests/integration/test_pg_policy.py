@@ -50,9 +50,11 @@ def test_delete_without_where_denied_and_nothing_changed(gw, pg):
 
 
 def test_constant_true_where_is_no_where(gw, pg):
-    r = gw.psql("-c", "delete from pol_items where 1=1")
-    assert r.returncode != 0 and "42501" in gw.psql("-v", "VERBOSITY=verbose", "-c",
-                                                     "delete from pol_items where 1=1").stderr
+    for where in ("1=1", "true", "'a' = 'a'"):
+        r = gw.psql("-v", "VERBOSITY=verbose", "-c", f"delete from pol_items where {where}")
+        assert r.returncode != 0
+        assert "42501" in r.stderr, r.stderr
+        assert "UPDATE/DELETE without WHERE" in r.stderr, r.stderr
     assert count(pg) == 10
 
 
