@@ -127,6 +127,65 @@ void BM_PrefilterOnly(benchmark::State& state) {
 }
 BENCHMARK(BM_PrefilterOnly)->Unit(benchmark::kMillisecond);
 
+// A DataRow payload holding cells [from, from + n).
+custos::core::Bytes data_row(const std::vector<std::string>& cells, size_t from, size_t n) {
+  custos::core::Bytes b;
+  custos::core::append_be16(b, static_cast<uint16_t>(n));
+  for (size_t i = from; i < from + n; ++i) {
+    custos::core::append_be32(b, static_cast<uint32_t>(cells[i].size()));
+    custos::core::append(b, cells[i]);
+  }
+  return b;
+}
+
+// DataRow payloads of 8 text columns of result-like cells (1% sensitive).
+std::vector<custos::core::Bytes> make_rows(size_t& bytes) {
+  const auto cells = make_cells(800'000, 1, 7);
+  std::vector<custos::core::Bytes> rows;
+  bytes = 0;
+  for (size_t r = 0; r + 8 <= cells.size(); r += 8) {
+    rows.push_back(data_row(cells, r, 8));
+    bytes += rows.back().size();
+  }
+  return rows;
+}
+
+// Detection as the gateway runs it on a DataRow, without rewriting: one prefilter pass over the
+// row (shapes per cell, one Hyperscan scan of the literal shapes), then locate() on the cells
+// that hit. Bytes: whole DataRow payloads.
+void BM_DetectRows(benchmark::State& state) {
+  auto m = all_detectors_masker();
+  const custos::mask::DetectorSet& set = *m->detectors();
+  size_t bytes = 0;
+  const auto rows = make_rows(bytes);
+  std::vector<custos::mask::DetectorSet::Region> regions;
+  std::vector<uint64_t> hits;
+  std::vector<custos::mask::DetectedSpan> spans;
+  size_t found = 0;
+  for (auto _ : state) {
+    for (const auto& row : rows) {
+      regions.clear();
+      for (size_t pos = 2; pos + 4 <= row.size();) {
+        const size_t len = custos::core::load_be32(row.data() + pos);
+        regions.push_back({pos + 4, pos + 4 + len});
+        pos += 4 + len;
+      }
+      const std::string_view data = custos::core::as_chars(row);
+      set.prefilter_regions(data, regions, hits);
+      for (size_t i = 0; i < regions.size(); ++i) {
+        if (hits[i] != 0) {
+          set.locate(data.substr(regions[i].begin, regions[i].end - regions[i].begin), hits[i],
+                     spans);
+          found += spans.size();
+        }
+      }
+    }
+  }
+  benchmark::DoNotOptimize(found);
+  state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
+}
+BENCHMARK(BM_DetectRows)->Unit(benchmark::kMillisecond);
+
 // Whole DataRows of 8 text columns through rewrite_data_row, 1% sensitive cells.
 void BM_RewriteDataRows(benchmark::State& state) {
   auto m = all_detectors_masker();
@@ -135,19 +194,8 @@ void BM_RewriteDataRows(benchmark::State& state) {
     cols.push_back(ColumnSource{"public", "t", "c" + std::to_string(i), "c", 25, 0});
   }
   MaskPlan plan = m->plan(cols);
-  const auto cells = make_cells(800'000, 1, 7);
-  std::vector<custos::core::Bytes> rows;
   size_t bytes = 0;
-  for (size_t r = 0; r + 8 <= cells.size(); r += 8) {
-    custos::core::Bytes b;
-    custos::core::append_be16(b, 8);
-    for (size_t i = 0; i < 8; ++i) {
-      custos::core::append_be32(b, static_cast<uint32_t>(cells[r + i].size()));
-      custos::core::append(b, cells[r + i]);
-    }
-    bytes += b.size();
-    rows.push_back(std::move(b));
-  }
+  const auto rows = make_rows(bytes);
   MaskCounts counts;
   custos::core::Bytes out;
   for (auto _ : state) {
@@ -160,6 +208,69 @@ void BM_RewriteDataRows(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
 }
 BENCHMARK(BM_RewriteDataRows)->Unit(benchmark::kMillisecond);
+
+
+// Rows shaped like bench/mask.sh's `people` table (id, email, ssn, card, note, md5) under the
+// same rules: four whole-column strategies (partial, redact, hmac, fpe) and every detector on
+// the other columns. Arg: 0 = all of it, 1..4 = only that column's strategy (cost per strategy),
+// 5 = detectors only.
+void BM_PeopleRows(benchmark::State& state) {
+  const int only = static_cast<int>(state.range(0));
+  std::vector<custos::config::MaskRule> rules;
+  const std::vector<std::pair<std::string, Strategy>> column_rules = {
+      {"people.email", Strategy::kPartial},
+      {"people.ssn", Strategy::kRedact},
+      {"people.card", Strategy::kHmac},
+      {"people.h", Strategy::kFpe}};
+  for (size_t i = 0; i < column_rules.size(); ++i) {
+    if (only == 0 || only == static_cast<int>(i) + 1) {
+      custos::config::MaskRule r;
+      r.columns = {column_rules[i].first};
+      r.strategy = column_rules[i].second;
+      rules.push_back(r);
+    }
+  }
+  if (only == 0 || only == 5) {
+    custos::config::MaskRule r;
+    r.detect = kAllDetectors;
+    rules.push_back(r);
+  }
+  auto m = *Masker::compile(rules, custos::core::SecretString("bench-key"));
+  std::vector<ColumnSource> cols;
+  for (const char* c : {"id", "email", "ssn", "card", "note", "h"}) {
+    cols.push_back(ColumnSource{"public", "people", c, c, 25, 0});
+  }
+  MaskPlan plan = m->plan(cols);
+  std::vector<custos::core::Bytes> rows;
+  size_t bytes = 0;
+  for (int g = 1; g <= 100'000; ++g) {
+    char ssn[16];
+    std::snprintf(ssn, sizeof ssn, "%03d-%02d-%04d", g % 899 + 100, g % 99 + 1, g % 9999 + 1);
+    char h[40];
+    std::snprintf(h, sizeof h, "%08x%08x%08x%08x", g * 2654435761u, g * 40503u, g ^ 0x5bd1e995,
+                  g * 97u);
+    const std::vector<std::string> cells = {
+        std::to_string(g), "user" + std::to_string(g) + "@example.com", ssn,
+        "4111 1111 1111 1111",
+        "note for customer " + std::to_string(g) + " about order " + std::to_string(g * 7), h};
+    rows.push_back(data_row(cells, 0, cells.size()));
+    bytes += rows.back().size();
+  }
+  MaskCounts counts;
+  custos::core::Bytes out;
+  for (auto _ : state) {
+    for (const auto& row : rows) {
+      out.clear();
+      auto r = custos::mask::rewrite_data_row(plan, row, out, counts);
+      benchmark::DoNotOptimize(r);
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
+  state.counters["ns/row"] = benchmark::Counter(
+      static_cast<double>(rows.size()) * state.iterations(),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_PeopleRows)->DenseRange(0, 5)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstring>
+
+#include "mask/shape_scan.h"
 
 namespace custos::mask {
 namespace {
@@ -14,15 +17,15 @@ constexpr std::array<std::string_view, 13> kNames = {
     "email",    "credit_card",    "us_ssn",         "iban", "phone",       "ipv4",      "ipv6",
     "aws_access_key", "aws_secret_key", "jwt", "private_key", "api_token", "custom"};
 
-// Hyperscan patterns per built-in detector, in two roles:
-//   locate    — exact candidates (word boundaries included), scanned with SOM_LEFTMOST only on
-//               texts that hit the prefilter; validate_span() then decides;
+// Patterns per built-in detector, in two roles:
+//   locate    — exact candidates (word boundaries included), scanned with Hyperscan
+//               (SOM_LEFTMOST) only on texts that hit the prefilter; validate_span() decides;
 //   prefilter — cheap shapes whose union is a SUPERSET of the detector's locate patterns: every
-//               text locate can match contains one of them. Shapes are shared between detectors
-//               (one "8 digits in a row" shape serves cards, SSNs and E.164 numbers).
-// Why: \b assertions, SOM and many overlapping digit classes cost Hyperscan several times more
-// per byte; the prefilter runs on every cell, locate on almost none. Measured in
-// bench/mask_bench.cc.
+//               text locate can match contains one of them. Structured-number shapes are found
+//               by scan_shapes() (shape_scan.h: Hyperscan runs these dense classes at ~1 GB/s
+//               each, the hand-written pass runs all of them at once several times faster);
+//               literal-led shapes are one Hyperscan database scanned over a whole DataRow.
+// Measured in bench/mask_bench.cc.
 //
 // Superset argument for the digit shapes (kDigits8 = [0-9]{8}, kDigitGroups =
 // [0-9]{3}[ \-.)] ?[0-9]{3}):
@@ -30,51 +33,52 @@ constexpr std::array<std::string_view, 13> kNames = {
 //           groups give kDigitGroups;
 //   us_ssn  dashed → its own shape; bare 9 digits → kDigits8;
 //   phone   E.164 has >= 8 digits in a row → kDigits8; NANP "555) 123" / "555-123" → groups;
-//   iban    letters+2 digits shape; ipv4 its own dotted shape.
-constexpr const char* kDigits8 = R"([0-9]{8})";
-constexpr const char* kDigitGroups = R"([0-9]{3}[ \-.)] ?[0-9]{3})";
-
+//   iban    letters+2 digits shape; ipv4 its own dotted shape; ipv6 "::" or four colon groups;
+//   email   "@label."; aws_secret_key a 40-character base64 run.
 struct DetectorPatterns {
-  std::vector<std::string> prefilter;
+  std::vector<Shape> shapes;      // scan_shapes() prefilter
+  std::vector<std::string> prefilter;  // Hyperscan prefilter (literal-led)
   std::vector<std::string> locate;
 };
 
 DetectorPatterns builtin_patterns(DetectorKind kind) {
   switch (kind) {
     case DetectorKind::kEmail:
-      return {{R"(@[A-Za-z0-9\-]+\.)"},
+      return {{Shape::kEmail},
+              {},
               {R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})"}};
     case DetectorKind::kCreditCard:
       // Groups of at least 3 digits separated by one space or dash (4-4-4-4, 4-6-5, ...).
-      return {{kDigits8, kDigitGroups}, {R"(\b[0-9]{3,}(?:[ \-][0-9]{3,})*\b)"}};
+      return {{Shape::kDigits8, Shape::kDigitGroups}, {}, {R"(\b[0-9]{3,}(?:[ \-][0-9]{3,})*\b)"}};
     case DetectorKind::kUsSsn:
-      return {{R"([0-9]{3}-[0-9]{2}-[0-9]{4})", kDigits8},
+      return {{Shape::kSsnDashed, Shape::kDigits8},
+              {},
               {R"(\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b)", R"(\b[0-9]{9}\b)"}};
     case DetectorKind::kIban:
-      return {{R"([A-Z]{2}[0-9]{2})"}, {R"(\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b)"}};
+      return {{Shape::kIban}, {}, {R"(\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b)"}};
     case DetectorKind::kPhone:
-      return {{kDigits8, kDigitGroups},
+      return {{Shape::kDigits8, Shape::kDigitGroups},
+              {},
               {R"(\+[1-9][0-9]{7,14}\b)",
                R"((?:\+1[ \-.]?)?\([0-9]{3}\) ?[0-9]{3}[\-. ][0-9]{4}\b)",
                R"((?:\+1[ \-.]?)?\b[0-9]{3}[\-.][0-9]{3}[\-.][0-9]{4}\b)"}};
     case DetectorKind::kIpv4:
-      return {{R"([0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9])"},
-              {R"(\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\b)"}};
+      return {{Shape::kIpv4}, {}, {R"(\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\b)"}};
     case DetectorKind::kIpv6:
-      // Every valid address either contains "::" or has eight groups (so four "h:" in a row).
-      return {{R"(::|[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)"},
-              {R"([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})"}};
+      return {{Shape::kIpv6}, {}, {R"([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})"}};
     case DetectorKind::kAwsAccessKey:
-      return {{R"(A[KS]IA[A-Z0-9]{16})"}, {R"(\b(?:AKIA|ASIA)[A-Z0-9]{16}\b)"}};
+      return {{}, {R"(A[KS]IA[A-Z0-9]{16})"}, {R"(\b(?:AKIA|ASIA)[A-Z0-9]{16}\b)"}};
     case DetectorKind::kAwsSecretKey:
-      return {{R"([A-Za-z0-9/+]{40})"}, {R"([A-Za-z0-9/+]{40})"}};
+      return {{Shape::kBase64Run40}, {}, {R"([A-Za-z0-9/+]{40})"}};
     case DetectorKind::kJwt:
-      return {{R"(eyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-])"},
+      return {{},
+              {R"(eyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-])"},
               {R"(\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)"}};
     case DetectorKind::kPrivateKey:
-      return {{R"(PRIVATE KEY-----)"}, {R"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----)"}};
+      return {{}, {R"(PRIVATE KEY-----)"}, {R"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----)"}};
     case DetectorKind::kApiToken:
-      return {{R"(gh[pousr]_[A-Za-z0-9]{36})", R"(github_pat_)", R"(xox[abposr]-[A-Za-z0-9\-]{10})",
+      return {{},
+              {R"(gh[pousr]_[A-Za-z0-9]{36})", R"(github_pat_)", R"(xox[abposr]-[A-Za-z0-9\-]{10})",
                R"([sr]k_(?:live|test)_[A-Za-z0-9]{24})", R"(glpat-[A-Za-z0-9_\-]{20})",
                R"(AIza[0-9A-Za-z_\-]{35})", R"(npm_[A-Za-z0-9]{36})"},
               {R"(\bgh[pousr]_[A-Za-z0-9]{36}\b)", R"(\bgithub_pat_[A-Za-z0-9_]{22,}\b)",
@@ -85,22 +89,6 @@ DetectorPatterns builtin_patterns(DetectorKind kind) {
       break;
   }
   return {};
-}
-
-// Prefilter databases by shape. Hyperscan runs a few small uniform databases faster than one
-// mixed one, and the best scan granularity differs (bench/mask_bench.cc, 20-byte cells):
-//   0 literal-led shapes: one scan over a whole DataRow (per-call overhead dominates);
-//   1 digit shapes and 2 long class runs: one scan per cell (dense classes over a whole row
-//     are slower than per cell, and a 40-char minimum skips short cells for free).
-constexpr size_t kPrefilterGroups = 3;
-size_t prefilter_group(std::string_view pattern, bool custom) {
-  if (custom) {
-    return 0;
-  }
-  if (pattern == "[A-Za-z0-9/+]{40}") {
-    return 2;
-  }
-  return pattern.starts_with("[0-9]") || pattern.starts_with("[A-Z]{2}[0-9]") ? 1 : 0;
 }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -394,14 +382,17 @@ Result<std::unique_ptr<DetectorSet>> DetectorSet::compile(std::vector<Entry> ent
     return fail(ErrorCode::kConfig, "too many detectors in one policy (at most 64)");
   }
   std::unique_ptr<DetectorSet> set(new DetectorSet());
-  std::vector<std::string> prefilter_patterns;  // deduplicated shapes
-  std::vector<bool> prefilter_custom;
+  std::vector<std::string> prefilter_patterns;  // Hyperscan prefilter, deduplicated
   std::vector<std::string> locate_patterns;
   for (size_t i = 0; i < entries.size(); ++i) {
     const bool custom = entries[i].kind == DetectorKind::kCustom;
-    DetectorPatterns ps = custom ? DetectorPatterns{{entries[i].custom_regex},
+    DetectorPatterns ps = custom ? DetectorPatterns{{},
+                                                    {entries[i].custom_regex},
                                                     {entries[i].custom_regex}}
                                  : builtin_patterns(entries[i].kind);
+    for (Shape shape : ps.shapes) {
+      set->shape_mask_[static_cast<size_t>(shape)] |= uint64_t{1} << i;
+    }
     for (std::string& p : ps.prefilter) {
       size_t k = 0;
       while (k < prefilter_patterns.size() && (prefilter_patterns[k] != p || custom)) {
@@ -409,7 +400,6 @@ Result<std::unique_ptr<DetectorSet>> DetectorSet::compile(std::vector<Entry> ent
       }
       if (k == prefilter_patterns.size()) {
         prefilter_patterns.push_back(std::move(p));
-        prefilter_custom.push_back(custom);
         set->prefilter_mask_.push_back(0);
       }
       set->prefilter_mask_[k] |= uint64_t{1} << i;
@@ -419,27 +409,20 @@ Result<std::unique_ptr<DetectorSet>> DetectorSet::compile(std::vector<Entry> ent
       set->locate_entry_.push_back(static_cast<uint16_t>(i));
     }
   }
+  for (uint64_t m : set->shape_mask_) {
+    set->uses_shapes_ = set->uses_shapes_ || m != 0;
+  }
   set->entries_ = std::move(entries);
   set->id_ = next_set_id.fetch_add(1);
   if (locate_patterns.empty()) {
     return set;
   }
-  std::array<std::vector<std::string>, kPrefilterGroups> group_patterns;
-  std::array<std::vector<unsigned>, kPrefilterGroups> group_ids;
-  for (size_t i = 0; i < prefilter_patterns.size(); ++i) {
-    const size_t g = prefilter_group(prefilter_patterns[i], prefilter_custom[i]);
-    group_patterns[g].push_back(prefilter_patterns[i]);
-    group_ids[g].push_back(static_cast<unsigned>(i));
-  }
-  for (size_t g = 0; g < kPrefilterGroups; ++g) {
-    if (group_patterns[g].empty()) {
-      continue;
-    }
-    Compiled pre = compile_db(group_patterns[g], 0, group_ids[g]);
+  if (!prefilter_patterns.empty()) {
+    Compiled pre = compile_db(prefilter_patterns, 0);
     if (pre.db == nullptr) {
       return fail(ErrorCode::kConfig, "detector database: " + pre.error);
     }
-    set->prefilter_dbs_.push_back(PrefilterDb{pre.db, g == 0});
+    set->prefilter_db_ = pre.db;
   }
   Compiled loc = compile_db(locate_patterns, HS_FLAG_SOM_LEFTMOST);
   if (loc.db == nullptr) {
@@ -454,8 +437,8 @@ Result<std::unique_ptr<DetectorSet>> DetectorSet::compile(std::vector<Entry> ent
 }
 
 DetectorSet::~DetectorSet() {
-  for (const PrefilterDb& p : prefilter_dbs_) {
-    hs_free_database(p.db);
+  if (prefilter_db_ != nullptr) {
+    hs_free_database(prefilter_db_);
   }
   if (locate_db_ != nullptr) {
     hs_free_database(locate_db_);
@@ -465,10 +448,8 @@ DetectorSet::~DetectorSet() {
 hs_scratch_t* DetectorSet::scratch() const {
   ThreadScratch& ts = tls_scratch;
   if (ts.fitted_for != id_) {
-    for (const PrefilterDb& p : prefilter_dbs_) {
-      if (hs_alloc_scratch(p.db, &ts.scratch) != HS_SUCCESS) {
-        return nullptr;
-      }
+    if (prefilter_db_ != nullptr && hs_alloc_scratch(prefilter_db_, &ts.scratch) != HS_SUCCESS) {
+      return nullptr;
     }
     if (hs_alloc_scratch(locate_db_, &ts.scratch) != HS_SUCCESS) {
       return nullptr;
@@ -476,6 +457,17 @@ hs_scratch_t* DetectorSet::scratch() const {
     ts.fitted_for = id_;
   }
   return ts.scratch;
+}
+
+uint64_t DetectorSet::shape_hits(std::string_view text, size_t readable) const {
+  if (!uses_shapes_) {
+    return 0;
+  }
+  uint64_t bits = 0;
+  for (uint32_t shapes = scan_shapes(text, readable); shapes != 0; shapes &= shapes - 1) {
+    bits |= shape_mask_[static_cast<size_t>(std::countr_zero(shapes))];
+  }
+  return bits;
 }
 
 namespace {
@@ -515,51 +507,45 @@ int on_region_match(unsigned id, unsigned long long, unsigned long long to, unsi
 }  // namespace
 
 uint64_t DetectorSet::prefilter(std::string_view text) const {
-  if (prefilter_dbs_.empty() || text.empty()) {
+  if (locate_db_ == nullptr || text.empty()) {
     return 0;
+  }
+  uint64_t bits = shape_hits(text, text.size());
+  if (prefilter_db_ == nullptr) {
+    return bits;
   }
   hs_scratch_t* s = scratch();
   if (s == nullptr || text.size() > 0xffffffffu) {
     return ~uint64_t{0};  // cannot scan: report everything so locate() decides (fail closed)
   }
   TextCtx ctx{&prefilter_mask_, 0};
-  for (const PrefilterDb& p : prefilter_dbs_) {
-    if (hs_scan(p.db, text.data(), static_cast<unsigned>(text.size()), 0, s, on_text_match,
-                &ctx) != HS_SUCCESS) {
-      return ~uint64_t{0};
-    }
+  if (hs_scan(prefilter_db_, text.data(), static_cast<unsigned>(text.size()), 0, s, on_text_match,
+              &ctx) != HS_SUCCESS) {
+    return ~uint64_t{0};
   }
-  return ctx.bits;
+  return bits | ctx.bits;
 }
 
 void DetectorSet::prefilter_regions(std::string_view data, const std::vector<Region>& regions,
                                     std::vector<uint64_t>& hits) const {
   hits.assign(regions.size(), 0);
-  if (prefilter_dbs_.empty() || regions.empty()) {
+  if (locate_db_ == nullptr || regions.empty()) {
+    return;
+  }
+  for (size_t r = 0; r < regions.size(); ++r) {
+    const Region& reg = regions[r];
+    if (reg.begin < reg.end && reg.end <= data.size()) {
+      hits[r] = shape_hits(data.substr(reg.begin, reg.end - reg.begin), data.size() - reg.begin);
+    }
+  }
+  if (prefilter_db_ == nullptr) {
     return;
   }
   hs_scratch_t* s = scratch();
-  bool ok = s != nullptr && data.size() <= 0xffffffffu;
   RegionCtx rctx{&prefilter_mask_, &regions, &hits};
-  for (size_t i = 0; ok && i < prefilter_dbs_.size(); ++i) {
-    const PrefilterDb& p = prefilter_dbs_[i];
-    if (p.whole_buffer) {
-      ok = hs_scan(p.db, data.data(), static_cast<unsigned>(data.size()), 0, s, on_region_match,
-                   &rctx) == HS_SUCCESS;
-      continue;
-    }
-    for (size_t r = 0; ok && r < regions.size(); ++r) {
-      const Region& reg = regions[r];
-      if (reg.begin >= reg.end || reg.end > data.size()) {
-        continue;
-      }
-      TextCtx ctx{&prefilter_mask_, 0};
-      ok = hs_scan(p.db, data.data() + reg.begin, static_cast<unsigned>(reg.end - reg.begin), 0,
-                   s, on_text_match, &ctx) == HS_SUCCESS;
-      hits[r] |= ctx.bits;
-    }
-  }
-  if (!ok) {
+  if (s == nullptr || data.size() > 0xffffffffu ||
+      hs_scan(prefilter_db_, data.data(), static_cast<unsigned>(data.size()), 0, s,
+              on_region_match, &rctx) != HS_SUCCESS) {
     hits.assign(regions.size(), ~uint64_t{0});  // fail closed: locate() decides per region
   }
 }

@@ -1,10 +1,11 @@
 #pragma once
-// Content detectors: one Hyperscan database per set of detectors, compiled once and shared.
+// Content detectors: compiled once per set of detectors and shared.
 //
-// Scanning is two-phase so the common cell (no sensitive value) costs one Hyperscan block scan:
-//   1. prefilter(): a scan with HS_FLAG_SINGLEMATCH patterns (no start-of-match tracking) that
-//      returns a bitmask of detectors whose pattern occurs somewhere in the text;
-//   2. locate(): only for texts that hit, a second scan of the same patterns with
+// Scanning is two-phase so the common cell (no sensitive value) costs one cheap pass:
+//   1. prefilter(): which detectors MAY occur in the text, as a bitmask: the structured-number
+//      shapes from one hand-written pass (scan_shapes(), shape_scan.h) plus one Hyperscan scan
+//      of the literal-led shapes and custom regexes (no start-of-match tracking);
+//   2. locate(): only for texts that hit, a Hyperscan scan of the exact patterns with
 //      HS_FLAG_SOM_LEFTMOST gives candidate [begin, end) spans, each checked in C++ (boundaries,
 //      Luhn, mod-97, ranges, inet_pton) — see detector.cc for every detector's rule. Valid spans
 //      that overlap are merged (over-masking beats leaking a tail).
@@ -45,6 +46,7 @@
 
 #include <hs/hs.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -53,6 +55,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "mask/shape_scan.h"
 
 namespace custos::mask {
 
@@ -128,13 +131,14 @@ class DetectorSet {
   hs_scratch_t* scratch() const;
 
   std::vector<Entry> entries_;
-  struct PrefilterDb {
-    hs_database_t* db = nullptr;
-    bool whole_buffer = false;  // prefilter_regions: one scan of the buffer, else one per region
-  };
+  // Entry bits of the shapes scan_shapes() finds (shape_scan.h), by Shape.
+  uint64_t shape_hits(std::string_view text, size_t readable) const;
+  std::array<uint64_t, kShapeCount> shape_mask_{};
+  bool uses_shapes_ = false;
+  // Literal-led prefilter patterns and custom regexes: one Hyperscan database.
+  hs_database_t* prefilter_db_ = nullptr;
   std::vector<uint64_t> prefilter_mask_;  // prefilter pattern id → entry bits it stands for
   std::vector<uint16_t> locate_entry_;    // locate pattern id → entry index
-  std::vector<PrefilterDb> prefilter_dbs_;
   hs_database_t* locate_db_ = nullptr;
   uint64_t id_ = 0;  // unique per set, for the per-thread scratch cache
 };

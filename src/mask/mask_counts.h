@@ -1,23 +1,37 @@
 #pragma once
 // MaskCounts: how many values were masked, by detector ("column" for whole-cell column rules)
 // and by rule ("mask[i]", i = index in the policy's mask list). Small, per statement; the
-// session merges it into its result summary.
+// session merges it into its result summary. add() runs for every masked cell, so the tallies
+// are short flat lists (a handful of distinct names per statement) rather than maps.
 
 #include <cstdint>
-#include <map>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace custos::mask {
 
+class Tally {
+ public:
+  void add(std::string_view name, uint64_t n);
+  // The count for name; 0 when absent.
+  uint64_t at(std::string_view name) const;
+  const std::vector<std::pair<std::string, uint64_t>>& entries() const { return entries_; }
+
+ private:
+  std::vector<std::pair<std::string, uint64_t>> entries_;
+};
+
 struct MaskCounts {
-  std::map<std::string, uint64_t> by_detector;
-  std::map<std::string, uint64_t> by_rule;
+  Tally by_detector;
+  Tally by_rule;
   uint64_t total = 0;
 
-  void add(const std::string& detector, const std::string& rule, uint64_t n = 1);
+  void add(std::string_view detector, std::string_view rule, uint64_t n = 1);
   void merge(const MaskCounts& other);
   bool empty() const { return total == 0; }
-  // {"total":N,"by_detector":{...},"by_rule":{...}}
+  // {"total":N,"by_detector":{...},"by_rule":{...}} (keys sorted)
   std::string to_json() const;
 };
 

@@ -6,6 +6,10 @@ namespace {
 using Strategy = config::MaskRule::Strategy;
 using Computed = config::MaskRule::Computed;
 
+// MaskCounts "detector" names of whole-cell masks.
+const std::string kColumnSource = "column";
+const std::string kComputedSource = "computed";
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -186,19 +190,23 @@ MaskPlan Masker::plan(const std::vector<ColumnSource>& columns) const {
   return plan;
 }
 
-std::string Masker::apply(const Rule& rule, std::string_view value) const {
+void Masker::apply(const Rule& rule, std::string_view value, std::string& out) const {
   switch (rule.strategy) {
     case Strategy::kRedact:
     case Strategy::kNull:
-      return std::string(kRedactMarker);
+      out.append(kRedactMarker);
+      return;
     case Strategy::kPartial:
-      return mask_partial(value, rule.keep_last);
+      mask_partial_into(value, rule.keep_last, out);
+      return;
     case Strategy::kHmac:
-      return mask_hmac(keys_, value);
+      mask_hmac_into(keys_, value, out);
+      return;
     case Strategy::kFpe:
-      return mask_fpe(keys_, value);
+      mask_fpe_into(keys_, value, out);
+      return;
   }
-  return std::string(kRedactMarker);
+  out.append(kRedactMarker);
 }
 
 CellAction Masker::mask_spans(const std::vector<uint16_t>& rules, uint64_t hit,
@@ -212,7 +220,7 @@ CellAction Masker::mask_spans(const std::vector<uint16_t>& rules, uint64_t hit,
   if (spans.empty()) {
     return CellAction::kUnchanged;
   }
-  std::string result;
+  out.clear();
   size_t pos = 0;
   for (const DetectedSpan& s : spans) {
     const Rule* rule = nullptr;
@@ -229,28 +237,28 @@ CellAction Masker::mask_spans(const std::vector<uint16_t>& rules, uint64_t hit,
     if (rule->strategy == Strategy::kNull && !null_as_marker) {
       return CellAction::kNull;
     }
-    result.append(value.substr(pos, s.begin - pos));
-    result += apply(*rule, value.substr(s.begin, s.end - s.begin));
+    out.append(value.substr(pos, s.begin - pos));
+    apply(*rule, value.substr(s.begin, s.end - s.begin), out);
     pos = s.end;
   }
-  result.append(value.substr(pos));
-  out = std::move(result);
+  out.append(value.substr(pos));
   return CellAction::kReplaced;
 }
 
 CellAction Masker::mask_whole(const ColumnPlan& column, std::string_view value, std::string& out,
                               MaskCounts& counts) const {
   const Rule& rule = rules_[static_cast<size_t>(column.whole_rule)];
+  out.clear();
   if (column.computed_redact) {
-    counts.add("computed", rule.id);
-    out = std::string(kRedactMarker);
+    counts.add(kComputedSource, rule.id);
+    out.append(kRedactMarker);
     return CellAction::kReplaced;
   }
-  counts.add("column", rule.id);
+  counts.add(kColumnSource, rule.id);
   if (rule.strategy == Strategy::kNull) {
     return CellAction::kNull;
   }
-  out = apply(rule, value);
+  apply(rule, value, out);
   return CellAction::kReplaced;
 }
 

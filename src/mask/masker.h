@@ -99,7 +99,8 @@ class Masker : public std::enable_shared_from_this<Masker> {
   bool empty() const { return rules_.empty(); }
   MaskPlan plan(const std::vector<ColumnSource>& columns) const;
 
-  // Masks one value of a column under `column` (plan.columns[i]). kReplaced fills `out`.
+  // Masks one value of a column under `column` (plan.columns[i]). kReplaced fills `out`
+  // (replacing its contents; out is scratch otherwise).
   CellAction mask_cell(const ColumnPlan& column, std::string_view value, std::string& out,
                        MaskCounts& counts) const;
   // Same, with the prefilter already run (DetectorSet::prefilter_regions): `hits` are its bits.
@@ -113,7 +114,8 @@ class Masker : public std::enable_shared_from_this<Masker> {
 
  private:
   Masker() = default;
-  std::string apply(const Rule& rule, std::string_view value) const;
+  // Appends the rule's masked form of value to out.
+  void apply(const Rule& rule, std::string_view value, std::string& out) const;
   CellAction mask_spans(const std::vector<uint16_t>& rules, uint64_t hit, std::string_view value,
                         bool null_as_marker, std::string& out, MaskCounts& counts) const;
   CellAction mask_whole(const ColumnPlan& column, std::string_view value, std::string& out,

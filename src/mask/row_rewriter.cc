@@ -309,8 +309,12 @@ Result<bool> rewrite_data_row(const MaskPlan& plan, core::ByteView payload, core
   } else {
     hits.assign(regions.size(), 0);
   }
-  std::vector<Change> changes;
+  // The new frame is written straight into `out` once the first cell changes: the payload up
+  // to that cell is copied, then every later cell as it is decided; the length is patched last.
+  const size_t frame_start = out.size();
+  size_t copied = 0;  // payload bytes already in out (unchanged prefix and cells)
   bool changed = false;
+  thread_local std::string masked;
   size_t next_region = 0;
   for (size_t i = 0; i < cells.size(); ++i) {
     const ColumnPlan& cp = plan.columns[i];
@@ -321,44 +325,43 @@ Result<bool> rewrite_data_row(const MaskPlan& plan, core::ByteView payload, core
     if (!cp.active() || cells[i].len < 0) {
       continue;  // NULL stays NULL
     }
-    std::string masked;
     const std::string_view value(reinterpret_cast<const char*>(payload.data()) + cells[i].offset,
                                  static_cast<size_t>(cells[i].len));
     const CellAction a = plan.masker->mask_cell_prefiltered(cp, value, cell_hits, masked, counts);
     if (a == CellAction::kUnchanged) {
       continue;
     }
-    if (changes.empty()) {
-      changes.resize(cells.size());
+    if (!changed) {
+      changed = true;
+      out.reserve(out.size() + payload.size() + 64);
+      out.push_back('D');
+      core::append_be32(out, 0);  // patched below
     }
-    changes[i].action = a;
-    changes[i].value = std::move(masked);
-    changed = true;
+    const size_t length_at = cells[i].offset - 4;
+    core::append(out, payload.subspan(copied, length_at - copied));
+    if (a == CellAction::kNull) {
+      core::append_be32(out, 0xffffffffu);
+    } else {
+      if (masked.size() > kMaxFrame) {
+        out.resize(frame_start);
+        return fail(ErrorCode::kTooLarge, "masked value exceeds the protocol size limit");
+      }
+      core::append_be32(out, static_cast<uint32_t>(masked.size()));
+      core::append(out, masked);
+    }
+    copied = cells[i].offset + static_cast<size_t>(cells[i].len);
   }
   if (!changed) {
     return false;
   }
-  core::Bytes body;
-  body.reserve(payload.size() + 64);
-  core::append_be16(body, static_cast<uint16_t>(count));
-  for (size_t i = 0; i < cells.size(); ++i) {
-    const CellAction a = changes[i].action;
-    if (a == CellAction::kNull || (a == CellAction::kUnchanged && cells[i].len < 0)) {
-      core::append_be32(body, 0xffffffffu);
-      continue;
-    }
-    if (a == CellAction::kReplaced) {
-      if (changes[i].value.size() > kMaxFrame) {
-        return fail(ErrorCode::kTooLarge, "masked value exceeds the protocol size limit");
-      }
-      core::append_be32(body, static_cast<uint32_t>(changes[i].value.size()));
-      core::append(body, changes[i].value);
-      continue;
-    }
-    core::append_be32(body, static_cast<uint32_t>(cells[i].len));
-    core::append(body, payload.subspan(cells[i].offset, static_cast<size_t>(cells[i].len)));
+  core::append(out, payload.subspan(copied));
+  const size_t length = out.size() - frame_start - 1;
+  if (length > kMaxFrame) {
+    out.resize(frame_start);
+    return fail(ErrorCode::kTooLarge, "masked message exceeds the protocol size limit");
   }
-  return finish_frame('D', body, out);
+  core::store_be32(out.data() + frame_start + 1, static_cast<uint32_t>(length));
+  return true;
 }
 
 Result<bool> rewrite_copy_data(const MaskPlan& plan, bool csv, char delimiter,

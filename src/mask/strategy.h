@@ -22,12 +22,29 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace custos::mask {
 
 inline constexpr std::string_view kRedactMarker = "****";
+
+// HMAC-SHA256 under one key with the key's inner and outer SHA-256 states computed once, so a
+// MAC costs two compressions of the message blocks (OpenSSL, SHA extensions where the CPU has
+// them) instead of re-keying per value. Immutable; mac() is thread-safe.
+class HmacSha256 {
+ public:
+  explicit HmacSha256(const std::array<uint8_t, 32>& key);
+  ~HmacSha256();
+  HmacSha256(const HmacSha256&) = delete;
+  HmacSha256& operator=(const HmacSha256&) = delete;
+  void mac(std::string_view msg, uint8_t out[32]) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 class StrategyKeys {
  public:
@@ -40,12 +57,20 @@ class StrategyKeys {
   bool present() const { return present_; }
   const std::array<uint8_t, 32>& hmac_key() const { return hmac_; }
   const std::array<uint8_t, 16>& fpe_key() const { return fpe_; }
+  // k_h, pre-keyed (null when no key is present).
+  const HmacSha256* hmac() const { return hmac_state_.get(); }
 
  private:
   std::array<uint8_t, 32> hmac_{};
+  std::shared_ptr<const HmacSha256> hmac_state_;
   std::array<uint8_t, 16> fpe_{};
   bool present_ = false;
 };
+
+// The *_into forms append the masked value to `out` (the data path reuses one buffer per row).
+void mask_partial_into(std::string_view value, uint32_t keep_last, std::string& out);
+void mask_hmac_into(const StrategyKeys& keys, std::string_view value, std::string& out);
+void mask_fpe_into(const StrategyKeys& keys, std::string_view value, std::string& out);
 
 std::string mask_partial(std::string_view value, uint32_t keep_last);
 std::string mask_hmac(const StrategyKeys& keys, std::string_view value);

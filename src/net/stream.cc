@@ -63,17 +63,15 @@ asio::awaitable<IoResult> Stream::write_all(const std::vector<asio::const_buffer
   }
   if (tls_) {
     // One TLS record per buffer would cost a syscall each: coalesce first.
-    size_t total = 0;
-    for (const auto& b : bufs) {
-      total += b.size();
-    }
-    std::vector<uint8_t> joined;
-    joined.reserve(total);
+    joined_.clear();
     for (const auto& b : bufs) {
       auto p = static_cast<const uint8_t*>(b.data());
-      joined.insert(joined.end(), p, p + b.size());
+      joined_.insert(joined_.end(), p, p + b.size());
     }
-    auto [ec, n] = co_await asio::async_write(*tls_, asio::buffer(joined), use_nothrow);
+    auto [ec, n] = co_await asio::async_write(*tls_, asio::buffer(joined_), use_nothrow);
+    if (joined_.capacity() > (size_t{1} << 20)) {
+      std::vector<uint8_t>().swap(joined_);  // a rare huge batch must not stay resident
+    }
     co_return IoResult{ec, n};
   }
   auto [ec, n] = co_await asio::async_write(plain_, bufs, use_nothrow);

@@ -34,6 +34,8 @@ class Stream {
 
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buf);
   asio::awaitable<IoResult> write_all(asio::const_buffer buf);
+  // Gathered write. Over TLS the buffers are first joined into one (one record per buffer would
+  // cost a syscall each); like any asio stream, one write at a time.
   asio::awaitable<IoResult> write_all(const std::vector<asio::const_buffer>& bufs);
 
   bool is_tls() const { return tls_.has_value(); }
@@ -50,6 +52,7 @@ class Stream {
  private:
   tcp::socket plain_;
   std::optional<asio::ssl::stream<tcp::socket>> tls_;
+  std::vector<uint8_t> joined_;  // TLS gathered writes, reused
 };
 
 }  // namespace custos::net

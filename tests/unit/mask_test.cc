@@ -4,8 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <hs/hs.h>
+
+#include <array>
+#include <bit>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -13,6 +18,7 @@
 #include "config/config_loader.h"
 #include "mask/masker.h"
 #include "mask/row_rewriter.h"
+#include "mask/shape_scan.h"
 #include "mask/strategy.h"
 
 namespace custos::mask {
@@ -795,6 +801,100 @@ TEST(MaskLoader, MaskKeyErrorNeverQuotesTheValue) {
                              "mask_key: hunter2-not-a-ref\n");
   EXPECT_THAT(e, StartsWith("test.yaml:1: mask_key"));
   EXPECT_THAT(e, ::testing::Not(HasSubstr("hunter2")));
+}
+
+// ---- scan_shapes: the hand-written prefilter is exactly its regexes -------------------------
+
+// Every shape's regex compiled alone; the oracle for scan_shapes().
+class ShapeOracle {
+ public:
+  ShapeOracle() {
+    for (size_t s = 0; s < kShapeCount; ++s) {
+      const std::string re(shape_regex(static_cast<Shape>(s)));
+      hs_compile_error_t* err = nullptr;
+      EXPECT_EQ(hs_compile(re.c_str(), HS_FLAG_SINGLEMATCH, HS_MODE_BLOCK, nullptr, &dbs_[s], &err),
+                HS_SUCCESS);
+      EXPECT_EQ(hs_alloc_scratch(dbs_[s], &scratch_), HS_SUCCESS);
+    }
+  }
+  ~ShapeOracle() {
+    for (hs_database_t* db : dbs_) {
+      hs_free_database(db);
+    }
+    hs_free_scratch(scratch_);
+  }
+  uint32_t scan(std::string_view text) {
+    uint32_t found = 0;
+    for (size_t s = 0; s < kShapeCount; ++s) {
+      bool hit = false;
+      hs_scan(dbs_[s], text.data(), static_cast<unsigned>(text.size()), 0, scratch_,
+              [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
+                *static_cast<bool*>(ctx) = true;
+                return 1;
+              },
+              &hit);
+      found |= hit ? uint32_t{1} << s : 0;
+    }
+    return found;
+  }
+
+ private:
+  std::array<hs_database_t*, kShapeCount> dbs_{};
+  hs_scratch_t* scratch_ = nullptr;
+};
+
+TEST(ScanShapes, KnownTexts) {
+  const auto bits = [](std::initializer_list<Shape> shapes) {
+    uint32_t b = 0;
+    for (Shape s : shapes) {
+      b |= uint32_t{1} << static_cast<unsigned>(s);
+    }
+    return b;
+  };
+  EXPECT_EQ(scan_shapes(""), 0u);
+  EXPECT_EQ(scan_shapes("The quick brown fox"), 0u);
+  EXPECT_EQ(scan_shapes("2026-11-29 08:40:55.123456+00"), 0u);
+  EXPECT_EQ(scan_shapes("ssn 123-45-6789"), bits({Shape::kSsnDashed}));
+  EXPECT_EQ(scan_shapes("4111 1111 1111 1111"), bits({Shape::kDigitGroups}));
+  EXPECT_EQ(scan_shapes("id 12345678"), bits({Shape::kDigits8}));
+  EXPECT_EQ(scan_shapes("(555) 123-4567"), bits({Shape::kDigitGroups}));
+  EXPECT_EQ(scan_shapes("DE89370400440532013000"), bits({Shape::kIban, Shape::kDigits8}));
+  EXPECT_EQ(scan_shapes("host 10.1.22.3"), bits({Shape::kIpv4}));
+  EXPECT_EQ(scan_shapes("1.2345.6.7"), 0u);
+  EXPECT_EQ(scan_shapes("fe80::1"), bits({Shape::kIpv6}));
+  EXPECT_EQ(scan_shapes("2001:db8:0:1:2:3:4:5"), bits({Shape::kIpv6}));
+  EXPECT_EQ(scan_shapes("12:34:56"), 0u);
+  EXPECT_EQ(scan_shapes("mail alice@example.com"), bits({Shape::kEmail}));
+  EXPECT_EQ(scan_shapes("root@localhost"), 0u);
+  EXPECT_EQ(scan_shapes("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), bits({Shape::kBase64Run40}));
+  // A shape straddling two 64-byte windows, and one far into a long text.
+  EXPECT_EQ(scan_shapes(std::string(44, '#') + " 123-45-6789"), bits({Shape::kSsnDashed}));
+  EXPECT_EQ(scan_shapes(std::string(1000, ' ') + "a::"), bits({Shape::kIpv6}));
+  EXPECT_EQ(scan_shapes(std::string(300, '#') + "a@b."), bits({Shape::kEmail}));
+}
+
+TEST(ScanShapes, AgreesWithHyperscanOnRandomText) {
+  ShapeOracle oracle;
+  // An alphabet biased toward the bytes the shapes are made of.
+  const std::string alphabet = "0123456789012345678901234567890123456789....:::--- )@AZDEfab/+xq\n";
+  std::mt19937 rng(20261129);
+  int disagreements = 0;
+  size_t shapes_seen = 0;
+  for (int i = 0; i < 200000 && disagreements < 5; ++i) {
+    const size_t len = rng() % (i % 10 == 0 ? 300 : 70);
+    std::string text;
+    for (size_t k = 0; k < len; ++k) {
+      text.push_back(alphabet[rng() % alphabet.size()]);
+    }
+    const uint32_t want = oracle.scan(text);
+    const uint32_t got = scan_shapes(text);
+    shapes_seen += std::popcount(want);
+    if (got != want) {
+      ++disagreements;
+      ADD_FAILURE() << "text \"" << text << "\": scan_shapes " << got << ", Hyperscan " << want;
+    }
+  }
+  EXPECT_GT(shapes_seen, 10000u);  // the texts do exercise the shapes
 }
 
 }  // namespace

@@ -124,8 +124,16 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   core::ReadBuffer client_in_;
   core::ReadBuffer upstream_in_;
   core::Bytes out_up_;
-  std::vector<asio::const_buffer> segments_;
-  std::vector<std::shared_ptr<core::Bytes>> replacements_;
+  // What one upstream read forwards to the client, in order: runs of the read buffer and of
+  // rewritten_ (frames custos changed: masked rows, denials, limits), gathered into iov_.
+  struct Segment {
+    bool rewritten = false;
+    size_t offset = 0;
+    size_t size = 0;
+  };
+  std::vector<Segment> segments_;
+  core::Bytes rewritten_;
+  std::vector<asio::const_buffer> iov_;
 
   std::optional<identity::Principal> principal_;
   const config::Connection* connection_ = nullptr;
@@ -189,7 +197,9 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   asio::awaitable<void> plan_for_row_description(const Frame& f);
   asio::awaitable<void> plan_for_copy_out(const Frame& f);
   CatalogClient& side_connection();
-  std::shared_ptr<core::Bytes> mask_frame(const Frame& f);
+  // Masking of one upstream frame. True when the frame is replaced by what was appended to out
+  // (nothing: withheld); false when it is forwarded unchanged.
+  bool mask_frame(const Frame& f, core::Bytes& out);
   bool client_writing_ = false;
   bool execute_approved_ = false;  // the Execute being handled was approved by a person  // a write to the client is in flight (pumps share the stream)
   std::unique_ptr<CatalogClient> side_;  // side connection (catalog, previews)

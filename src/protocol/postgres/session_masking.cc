@@ -151,62 +151,62 @@ asio::awaitable<void> Session::plan_for_copy_out(const Frame& f) {
   }
 }
 
-std::shared_ptr<core::Bytes> Session::mask_frame(const Frame& f) {
+bool Session::mask_frame(const Frame& f, core::Bytes& out) {
+  const size_t start = out.size();
   switch (f.type) {
     case 'D': {
       if (plan_error_) {
-        return std::make_shared<core::Bytes>();  // withheld
+        return true;  // withheld
       }
       if (!plan_ || !plan_->any_active()) {
-        return nullptr;
+        return false;
       }
-      auto out = std::make_shared<core::Bytes>();
-      auto changed = mask::rewrite_data_row(*plan_, f.payload, *out, mask_counts_);
+      auto changed = mask::rewrite_data_row(*plan_, f.payload, out, mask_counts_);
       if (!changed) {
+        out.resize(start);
         plan_error_ = "custos: result withheld: a row could not be masked";
-        return std::make_shared<core::Bytes>();
+        return true;
       }
-      return *changed ? out : nullptr;
+      return *changed;
     }
     case 'd': {
       if (!copy_masking_) {
-        return nullptr;
+        return false;
       }
       if (plan_error_) {
-        return std::make_shared<core::Bytes>();
+        return true;
       }
       if (!plan_ || !plan_->any_active()) {
-        return nullptr;
+        return false;
       }
-      auto out = std::make_shared<core::Bytes>();
       auto changed = mask::rewrite_copy_data(*plan_, copy_csv_, copy_csv_ ? ',' : '\t',
-                                             f.payload, *out, mask_counts_);
+                                             f.payload, out, mask_counts_);
       if (!changed) {
+        out.resize(start);
         plan_error_ = "custos: COPY data withheld: a row could not be masked";
-        return std::make_shared<core::Bytes>();
+        return true;
       }
-      return *changed ? out : nullptr;
+      return *changed;
     }
     case 'C':
       if (plan_error_) {
-        auto out = std::make_shared<core::Bytes>();
-        encode_error(*out, "ERROR", "0A000", *plan_error_,
+        encode_error(out, "ERROR", "0A000", *plan_error_,
                      "the policy masks values in this result; ask for text-format results or "
                      "narrow the query");
-        return out;
+        return true;
       }
-      return nullptr;
+      return false;
     case 'E':
     case 'N': {
-      auto out = std::make_shared<core::Bytes>();
-      auto changed = mask::rewrite_notice(*masker_, f.type, f.payload, *out, mask_counts_);
+      auto changed = mask::rewrite_notice(*masker_, f.type, f.payload, out, mask_counts_);
       if (changed && *changed) {
-        return out;
+        return true;
       }
-      return nullptr;
+      out.resize(start);
+      return false;
     }
     default:
-      return nullptr;
+      return false;
   }
 }
 

@@ -432,11 +432,11 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
     size_t forward = 0;     // bytes of the read buffer dealt with
     size_t run_start = 0;   // start of the current run of unchanged bytes
     segments_.clear();
-    replacements_.clear();
+    rewritten_.clear();
     auto readable = upstream_in_.readable();
     auto end_run = [&](size_t at) {
       if (at > run_start) {
-        segments_.emplace_back(readable.data() + run_start, at - run_start);
+        segments_.push_back(Segment{false, run_start, at - run_start});
       }
     };
     while (forward < readable.size()) {
@@ -488,16 +488,22 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
       } else if (masker_ && frame.type == 'H') {
         co_await plan_for_copy_out(frame);
       }
-      auto replacement = rewrite_upstream_frame(frame, raw);
-      if (!replacement && masker_) {
-        replacement = mask_frame(frame);
+      const size_t rewritten_before = rewritten_.size();
+      bool replaced = false;
+      if (auto replacement = rewrite_upstream_frame(frame, raw)) {
+        core::append(rewritten_, core::ByteView(*replacement));
+        replaced = true;
+      } else if (masker_) {
+        replaced = mask_frame(frame, rewritten_);
       }
       on_upstream_frame(frame);
-      if (replacement) {
+      if (replaced) {
         end_run(forward);
-        if (!replacement->empty()) {
-          replacements_.push_back(std::move(replacement));
-          segments_.emplace_back(replacements_.back()->data(), replacements_.back()->size());
+        const size_t added = rewritten_.size() - rewritten_before;
+        if (added > 0 && !segments_.empty() && segments_.back().rewritten) {
+          segments_.back().size += added;  // consecutive rewritten rows: one segment
+        } else if (added > 0) {
+          segments_.push_back(Segment{true, rewritten_before, added});
         }
         run_start = forward + frame.wire_size;
       }
@@ -505,12 +511,17 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
     }
     end_run(forward);
     if (!segments_.empty()) {
+      iov_.clear();
+      for (const Segment& seg : segments_) {
+        iov_.emplace_back((seg.rewritten ? rewritten_.data() : readable.data()) + seg.offset,
+                          seg.size);
+      }
       while (client_writing_) {  // a held statement's notice is being written
         asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(1));
         co_await t.async_wait(net::use_nothrow);
       }
       client_writing_ = true;
-      auto [wec, wn] = co_await client_.write_all(segments_);
+      auto [wec, wn] = co_await client_.write_all(iov_);
       client_writing_ = false;
       if (wec) {
         set_close_reason(CloseReason::client_eof);
@@ -521,6 +532,9 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
     upstream_in_.consume(forward);
     if (upstream_in_.capacity() > 4 * kReadChunk && upstream_in_.size() < kReadChunk) {
       upstream_in_.shrink_to(kReadChunk);
+    }
+    if (rewritten_.capacity() > 4 * kReadChunk) {
+      core::Bytes().swap(rewritten_);  // one huge rewritten row must not stay resident
     }
   }
 }
