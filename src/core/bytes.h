@@ -29,20 +29,30 @@ inline void append_be16(Bytes& out, uint16_t v) {
   out.push_back(uint8_t(v >> 8));
   out.push_back(uint8_t(v));
 }
-inline void append_be32(Bytes& out, uint32_t v) {
-  out.push_back(uint8_t(v >> 24));
-  out.push_back(uint8_t(v >> 16));
-  out.push_back(uint8_t(v >> 8));
-  out.push_back(uint8_t(v));
-}
 inline void store_be32(uint8_t* p, uint32_t v) {
   p[0] = uint8_t(v >> 24);
   p[1] = uint8_t(v >> 16);
   p[2] = uint8_t(v >> 8);
   p[3] = uint8_t(v);
 }
-inline void append(Bytes& out, std::string_view s) { out.insert(out.end(), s.begin(), s.end()); }
-inline void append(Bytes& out, ByteView b) { out.insert(out.end(), b.begin(), b.end()); }
+// The appends below run per field of every relayed or rewritten row: one size check and a
+// memcpy rather than per-byte push_back or the generic iterator insert.
+inline void append_be32(Bytes& out, uint32_t v) {
+  const size_t at = out.size();
+  out.resize(at + 4);
+  store_be32(out.data() + at, v);
+}
+inline void append(Bytes& out, ByteView b) {
+  if (b.empty()) {
+    return;
+  }
+  const size_t at = out.size();
+  out.resize(at + b.size());
+  std::memcpy(out.data() + at, b.data(), b.size());
+}
+inline void append(Bytes& out, std::string_view s) {
+  append(out, ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+}
 inline void append_cstr(Bytes& out, std::string_view s) {
   append(out, s);
   out.push_back(0);

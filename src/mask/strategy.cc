@@ -24,44 +24,58 @@ void hmac_sha256(std::string_view key, std::string_view msg, uint8_t out[32]) {
 
 
 // The symbols of a value under fpe, in order: their characters (contiguous, so a half is one
-// substring), positions in the value, and the character of value 0 ('0' → radix 10, 'a' or
-// 'A' → radix 26). Sized once per value and filled by index: this runs for every masked cell.
+// substring), the character of value 0 ('0', 'a' or 'A'), the radix (10 or 26) and the position
+// in the value. Sized once per value with 16 bytes of slack (apply_shifts() works on whole
+// 16-byte blocks) and filled without branches: hex values mix digits and letters at random.
 struct Symbols {
   std::string chars;
-  std::vector<uint32_t> pos;
   std::string zero;
+  std::string radix;
+  std::vector<uint32_t> pos;
   size_t n = 0;
 };
 
+constexpr auto kZeroOf = [] {
+  std::array<char, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) {
+    t[c] = '0';
+  }
+  for (int c = 'a'; c <= 'z'; ++c) {
+    t[c] = 'a';
+  }
+  for (int c = 'A'; c <= 'Z'; ++c) {
+    t[c] = 'A';
+  }
+  return t;
+}();
+
 void collect_symbols(std::string_view value, Symbols& out) {
-  // 16 bytes of slack: apply_shifts() loads and stores whole 16-byte blocks.
   out.chars.resize(value.size() + 16);
-  out.pos.resize(value.size());
   out.zero.resize(value.size() + 16);
+  out.radix.resize(value.size() + 16);
+  out.pos.resize(value.size() + 1);
+  // Raw pointers: stores through a char* could alias the strings' own pointers, which would
+  // make the compiler reload them for every byte.
+  char* chars = out.chars.data();
+  char* zeros = out.zero.data();
+  char* radix = out.radix.data();
+  uint32_t* pos = out.pos.data();
   size_t n = 0;
   for (size_t i = 0; i < value.size(); ++i) {
     const char c = value[i];
-    char zero = 0;
-    if (c >= '0' && c <= '9') {
-      zero = '0';
-    } else if (c >= 'a' && c <= 'z') {
-      zero = 'a';
-    } else if (c >= 'A' && c <= 'Z') {
-      zero = 'A';
-    } else {
-      continue;
-    }
-    out.chars[n] = c;
-    out.pos[n] = static_cast<uint32_t>(i);
-    out.zero[n] = zero;
-    ++n;
+    const char zero = kZeroOf[static_cast<unsigned char>(c)];
+    chars[n] = c;
+    zeros[n] = zero;
+    radix[n] = zero == '0' ? 10 : 26;
+    pos[n] = static_cast<uint32_t>(i);
+    n += zero != 0;
   }
   out.n = n;
 }
 
-// Keyed pseudorandom shifts for the symbols of one half, from the other half's characters.
-// Each 8-byte SipHash block covers 8 symbols; `round` and `count` separate the uses.
-// Input layout: round, count (LE32), block counter, then the source characters.
+// Keyed pseudorandom bytes for `needed` symbols of one half, from the other half's characters:
+// each 8-byte SipHash block gives 8 (input: round, symbol count (LE32), block counter, then the
+// source characters). apply_shifts() reduces each mod its symbol's radix.
 void fpe_shifts(const StrategyKeys& keys, int round, size_t count, std::string_view from,
                 size_t needed, std::vector<uint8_t>& out) {
   thread_local std::string input;  // reused: this runs for every masked cell
@@ -83,52 +97,45 @@ void fpe_shifts(const StrategyKeys& keys, int round, size_t count, std::string_v
   }
 }
 
-// Adds (or, for the inverse, subtracts) the shifts to the symbols [from, from + n), each mod its
-// radix. This runs for half the symbols in each of eight rounds of every masked value, so it
-// works on 16 symbols at a time in 16-bit lanes (GCC vector extensions: SSE2/AVX2/NEON as the
-// target has them), with no branch and no division: shift mod 10 and mod 26 by
-// multiply-and-shift (exact for 0..255, checked below), the radix chosen per lane by a mask.
-using U16x16 = uint16_t __attribute__((vector_size(32)));
+// Adds (or, for the inverse, subtracts) the keyed bytes, each mod its symbol's radix, to the
+// symbols [from, from + n). This runs for half the symbols in each of eight rounds of every
+// masked value, so it works on 16 symbols at a time in byte lanes (GCC vector extensions; SSE2
+// on x86-64) without a branch or a division:
+//   raw mod radix  by binary long division: subtract radix * 16, 8, 4, 2, 1 where it fits
+//                  (radix 26: 26 * 16 > 255, so that step repeats the * 8 one, a no-op);
+//   the sum        (c - zero) + shift is below 2 * radix: one conditional subtraction.
 using U8x16 = uint8_t __attribute__((vector_size(16)));
 
-constexpr bool div_by_multiply_exact(unsigned divisor, unsigned multiplier) {
-  for (unsigned v = 0; v < 256; ++v) {
-    if ((v * multiplier) >> 11 != v / divisor) {
-      return false;
-    }
+U8x16 mod_radix(U8x16 raw, U8x16 letter) {
+  constexpr uint8_t kDigitSteps[] = {160, 80, 40, 20, 10};
+  constexpr uint8_t kLetterSteps[] = {208, 208, 104, 52, 26};
+  for (int i = 0; i < 5; ++i) {
+    const U8x16 step = ((U8x16{} + kLetterSteps[i]) & letter) | ((U8x16{} + kDigitSteps[i]) & ~letter);
+    raw -= step & reinterpret_cast<U8x16>(raw >= step);
   }
-  return true;
+  return raw;
 }
-static_assert(div_by_multiply_exact(10, 205) && div_by_multiply_exact(26, 79));
 
-__attribute__((target_clones("avx2", "default"))) void apply_shifts(
-    Symbols& sym, size_t from, size_t n, const std::vector<uint8_t>& shifts, bool inverse) {
-  // Whole 16-byte loads and stores: the arrays have 16 bytes of slack past the last symbol, and
-  // lanes past n are written back unchanged.
-  char* chars = sym.chars.data() + from;
-  const char* zero = sym.zero.data() + from;
+void apply_shifts(Symbols& sym, size_t from, size_t n, const std::vector<uint8_t>& raw,
+                  bool inverse) {
   static constexpr U8x16 kLane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
   for (size_t k = 0; k < n; k += 16) {
-    U8x16 c8;
-    U8x16 z8;
-    U8x16 s8;
-    std::memcpy(&c8, chars + k, 16);
-    std::memcpy(&z8, zero + k, 16);
-    std::memcpy(&s8, shifts.data() + k, 16);
-    const U16x16 c = __builtin_convertvector(c8, U16x16);
-    const U16x16 z = __builtin_convertvector(z8, U16x16);
-    const U16x16 s = __builtin_convertvector(s8, U16x16);
-    const U16x16 letter = reinterpret_cast<U16x16>(z != '0');  // all ones in letter lanes
-    const U16x16 radix = 10 + (letter & 16);
-    const U16x16 mod10 = s - ((s * 205) >> 11) * 10;
-    const U16x16 mod26 = s - ((s * 79) >> 11) * 26;
-    const U16x16 shift = (mod26 & letter) | (mod10 & ~letter);
-    U16x16 x = (c - z) + (inverse ? radix - shift : shift);  // in [0, 2 * radix)
-    x -= radix & reinterpret_cast<U16x16>(x >= radix);
-    const U8x16 shifted = __builtin_convertvector(z + x, U8x16);
-    const U8x16 live = reinterpret_cast<U8x16>(kLane < static_cast<uint8_t>(std::min<size_t>(16, n - k)));
-    const U8x16 out = (shifted & live) | (c8 & ~live);
-    std::memcpy(chars + k, &out, 16);
+    U8x16 c;
+    U8x16 z;
+    U8x16 r;
+    U8x16 bytes;
+    std::memcpy(&c, sym.chars.data() + from + k, 16);
+    std::memcpy(&z, sym.zero.data() + from + k, 16);
+    std::memcpy(&r, sym.radix.data() + from + k, 16);
+    std::memcpy(&bytes, raw.data() + k, 16);
+    const U8x16 sh = mod_radix(bytes, reinterpret_cast<U8x16>(r == 26));
+    U8x16 x = (c - z) + (inverse ? r - sh : sh);  // in [0, 2r)
+    x -= r & reinterpret_cast<U8x16>(x >= r);
+    // Lanes past n (the other half, or slack) are written back unchanged.
+    const U8x16 live =
+        reinterpret_cast<U8x16>(kLane < static_cast<uint8_t>(std::min<size_t>(16, n - k)));
+    const U8x16 result = ((z + x) & live) | (c & ~live);
+    std::memcpy(sym.chars.data() + from + k, &result, 16);
   }
 }
 
@@ -155,14 +162,14 @@ void fpe(const StrategyKeys& keys, std::string_view value, bool inverse, std::st
   for (int step = 0; step < kFpeRounds; ++step) {
     const int round = inverse ? kFpeRounds - 1 - step : step;
     const bool even = round % 2 == 0;
-    const size_t target_from = even ? 0 : split;
+    const size_t target = even ? 0 : split;
     const size_t target_n = even ? split : n - split;
     if (target_n == 0) {
       continue;
     }
     fpe_shifts(keys, round, n, even ? chars.substr(split) : chars.substr(0, split), target_n,
                shifts);
-    apply_shifts(sym, target_from, target_n, shifts, inverse);
+    apply_shifts(sym, target, target_n, shifts, inverse);
   }
   for (size_t k = 0; k < n; ++k) {
     out[base + sym.pos[k]] = sym.chars[k];
@@ -240,6 +247,17 @@ StrategyKeys::~StrategyKeys() {
 }
 
 void mask_partial_into(std::string_view value, uint32_t keep_last, std::string& out) {
+  unsigned char high = 0;
+  for (unsigned char c : value) {
+    high |= c;
+  }
+  if (high < 0x80) {  // ASCII: one byte per character
+    const size_t keep = std::min<size_t>(keep_last, value.size());
+    const size_t starred = value.size() == keep ? value.size() : value.size() - keep;
+    out.append(starred, '*');
+    out.append(value.substr(starred));
+    return;
+  }
   // Code point starts (bytes that are not UTF-8 continuation bytes).
   size_t points = 0;
   for (unsigned char c : value) {
