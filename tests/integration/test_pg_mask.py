@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -18,6 +19,8 @@ POLICY = """    default: allow
 SSN = "219-09-9999"
 CARD = "4111 1111 1111 1111"
 EMAIL = "ada.lovelace@example.com"
+
+HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +129,121 @@ def test_sessions_show_displays_masked_counts(m):
     show = m.gw.cli("sessions", "show", sid)
     assert show.returncode == 0, show.stderr
     assert "masked 1 value" in show.stdout
+
+
+# Binary-format results (libpq, resultFormat 1). Text-like types are masked in place; any other
+# type under a mask fails the statement rather than leaking. This policy has no detect-everywhere
+# rule, so customers_m.id is under no rule and must pass through; orders_m's int columns are
+# under whole-cell rules (redact: refused in binary; null: valid for every type).
+BINARY_POLICY = """    default: allow
+    mask:
+      - { columns: [customers_m.email], strategy: partial, keep_last: 4 }
+      - { columns: [customers_m.ssn], strategy: redact }
+      - { columns: [customers_m.card], strategy: hmac }
+      - { detect: [credit_card, us_ssn], columns: [customers_m.notes], strategy: redact }
+      - { columns: [orders_m.id], strategy: redact }
+      - { columns: [orders_m.customer], strategy: "null" }"""
+
+CUSTOMERS = "select id, name, email, ssn, card, notes from customers_m"
+
+
+@pytest.fixture(scope="module")
+def libpq_binary(tmp_path_factory):
+    out = tmp_path_factory.mktemp("libpq-binary") / "libpq_binary"
+    inc = subprocess.run(["pg_config", "--includedir"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    subprocess.run(["cc", "-O1", "-Wall", "-Werror", f"-I{inc}",
+                    str(HERE / "clients" / "libpq_binary.c"), "-lpq", "-o", str(out)], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def mb(m, pg, certs):
+    """A gateway over m's tables with BINARY_POLICY."""
+    setup = GatewaySetup(pg, certs, policy_yaml=BINARY_POLICY,
+                         extra_yaml="mask_key: test-literal:mask-key-for-tests-only\n")
+    setup.start()
+    yield setup
+    setup.gw.stop()
+
+
+def binary(setup, program, *sqls):
+    """Runs sqls on one libpq connection with binary results: (raw stdout, one dict each)."""
+    r = subprocess.run([str(program), setup.dsn(), *sqls], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == len(sqls), r.stdout
+    return r.stdout, [json.loads(line) for line in lines]
+
+
+def assert_target_unchanged(pg):
+    assert pg.app_sql(CUSTOMERS + " where id = 1") == [
+        (1, "Ada", EMAIL, SSN, CARD, f"paid with {CARD} yesterday")]
+    assert pg.app_sql("select id, customer from orders_m") == [(10, 1)]
+
+
+def test_binary_results_masked_in_place(mb, libpq_binary, pg):
+    out, (res,) = binary(mb, libpq_binary, CUSTOMERS + " where id = 1")
+    assert res["ok"], res
+    assert [(c["name"], c["type"], c["format"]) for c in res["columns"]] == [
+        ("id", 23, 1), ("name", 25, 1), ("email", 25, 1), ("ssn", 25, 1), ("card", 25, 1),
+        ("notes", 25, 1)]
+    row, = res["rows"]
+    id_, name, email, ssn, card, notes = row
+    assert id_ == 1  # int4 under no rule: binary bytes pass through
+    assert name == "Ada"
+    assert email != EMAIL and len(email) == len(EMAIL) and email.endswith(".com")
+    assert ssn == "****"
+    assert card.startswith("hmac:")
+    assert notes.startswith("paid with ") and notes.endswith(" yesterday") and CARD not in notes
+    # The same masking as a text-format client sees, value for value.
+    assert q(mb, CUSTOMERS + " where id = 1") == [tuple(row)]
+    for raw in (SSN, CARD, EMAIL, CARD.replace(" ", "")):
+        assert raw not in out
+    assert_target_unchanged(pg)
+
+
+def test_binary_non_text_type_under_a_mask_fails_the_statement(mb, libpq_binary, pg):
+    out, (bad, after, nulled) = binary(
+        mb, libpq_binary,
+        "select id, customer from orders_m",
+        "select name, ssn from customers_m where id = 1",
+        "select customer from orders_m")
+    assert not bad["ok"], bad
+    assert bad["sqlstate"] == "0A000"
+    assert "binary-encoded type" in bad["message"] and "column id" in bad["message"]
+    # The same connection keeps being served, and masking still applies on it.
+    assert after == {"ok": True, "columns": [{"name": "name", "type": 25, "format": 1},
+                                             {"name": "ssn", "type": 25, "format": 1}],
+                     "rows": [["Ada", "****"]]}
+    # A whole-cell null rule is valid for any type, binary included.
+    assert nulled["ok"] and nulled["rows"] == [[None]], nulled
+    assert nulled["columns"] == [{"name": "customer", "type": 23, "format": 1}]
+    assert "10" not in out
+    assert_target_unchanged(pg)
+
+
+def test_binary_under_a_detect_everywhere_rule(m, libpq_binary, pg):
+    """m's policy scans every column for detectors, so every binary non-text column is under a
+    mask: text-like columns are still masked in place, any int is refused."""
+    out, (text_cols, with_id, computed, after) = binary(
+        m, libpq_binary,
+        "select name, email, ssn, card, notes from customers_m where id = 1",
+        "select id, name from customers_m where id = 1",
+        "select 41 + 1 as n",
+        "select name from customers_m where id = 2")
+    assert text_cols["ok"], text_cols
+    assert [c["format"] for c in text_cols["columns"]] == [1] * 5
+    assert q(m, "select name, email, ssn, card, notes from customers_m where id = 1") == [
+        tuple(text_cols["rows"][0])]
+    name, email, ssn, card, notes = text_cols["rows"][0]
+    assert name == "Ada" and ssn == "****" and card.startswith("hmac:") and email != EMAIL
+    for res, column in ((with_id, "id"), (computed, "n")):
+        assert not res["ok"], res
+        assert res["sqlstate"] == "0A000"
+        assert f"column {column} is binary-encoded type 23" in res["message"], res
+    assert after["ok"] and after["rows"] == [["Alan"]], after
+    for raw in (SSN, CARD, EMAIL):
+        assert raw not in out
+    assert_target_unchanged(pg)
