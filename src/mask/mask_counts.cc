@@ -4,32 +4,14 @@
 
 namespace custos::mask {
 
-namespace {
-
-// Names are short ("credit_card", "mask[3]"): an inline compare beats a memcmp call, and add()
-// runs for every masked cell.
-bool same(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != b[i]) {
-      return false;
+size_t Tally::index_of(std::string_view name) {
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (entries_[i].first == name) {
+      return i;
     }
   }
-  return true;
-}
-
-}  // namespace
-
-void Tally::add(std::string_view name, uint64_t n) {
-  for (auto& [k, v] : entries_) {
-    if (same(k, name)) {
-      v += n;
-      return;
-    }
-  }
-  entries_.emplace_back(std::string(name), n);
+  entries_.emplace_back(std::string(name), 0);
+  return entries_.size() - 1;
 }
 
 uint64_t Tally::at(std::string_view name) const {
@@ -39,6 +21,19 @@ uint64_t Tally::at(std::string_view name) const {
     }
   }
   return 0;
+}
+
+void MaskCounts::add_stable(const std::string& detector, const std::string& rule) {
+  for (const Seen& seen : seen_) {
+    if (seen.detector == &detector && seen.rule == &rule) {
+      by_detector.add_at(seen.detector_index, 1);
+      by_rule.add_at(seen.rule_index, 1);
+      ++total;
+      return;
+    }
+  }
+  seen_.push_back(Seen{&detector, &rule, by_detector.index_of(detector), by_rule.index_of(rule)});
+  add_stable(detector, rule);
 }
 
 void MaskCounts::add(std::string_view detector, std::string_view rule, uint64_t n) {

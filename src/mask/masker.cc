@@ -233,7 +233,7 @@ CellAction Masker::mask_spans(const std::vector<uint16_t>& rules, uint64_t hit,
     if (rule == nullptr) {
       continue;  // cannot happen: spans are filtered by the rules' detectors
     }
-    counts.add(detectors_->entries()[s.detector].name, rule->id);
+    counts.add_stable(detectors_->entries()[s.detector].name, rule->id);
     if (rule->strategy == Strategy::kNull && !null_as_marker) {
       return CellAction::kNull;
     }
@@ -250,11 +250,11 @@ CellAction Masker::mask_whole(const ColumnPlan& column, std::string_view value, 
   const Rule& rule = rules_[static_cast<size_t>(column.whole_rule)];
   out.clear();
   if (column.computed_redact) {
-    counts.add(kComputedSource, rule.id);
+    counts.add_stable(kComputedSource, rule.id);
     out.append(kRedactMarker);
     return CellAction::kReplaced;
   }
-  counts.add(kColumnSource, rule.id);
+  counts.add_stable(kColumnSource, rule.id);
   if (rule.strategy == Strategy::kNull) {
     return CellAction::kNull;
   }

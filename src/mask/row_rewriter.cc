@@ -1,5 +1,6 @@
 #include "mask/row_rewriter.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -260,10 +261,18 @@ Result<bool> rewrite_data_row(const MaskPlan& plan, core::ByteView payload, core
     size_t offset;  // of the value bytes
     int32_t len;    // -1 = NULL
   };
-  thread_local std::vector<Cell> cells;
-  cells.clear();
+  // Cell offsets: on the stack for ordinary rows, a per-thread vector for very wide ones.
+  constexpr size_t kStackCells = 64;
+  Cell stack_cells[kStackCells];
+  thread_local std::vector<Cell> wide_cells;
+  Cell* cells = stack_cells;
+  if (static_cast<size_t>(count) > kStackCells) {
+    wide_cells.resize(static_cast<size_t>(count));
+    cells = wide_cells.data();
+  }
+  const size_t ncells = static_cast<size_t>(count);
   size_t pos = 2;
-  for (int16_t i = 0; i < count; ++i) {
+  for (size_t i = 0; i < ncells; ++i) {
     if (payload.size() - pos < 4) {
       return fail(ErrorCode::kProtocol, "DataRow truncated in a column length");
     }
@@ -275,7 +284,7 @@ Result<bool> rewrite_data_row(const MaskPlan& plan, core::ByteView payload, core
     if (len > 0 && static_cast<size_t>(len) > payload.size() - pos) {
       return fail(ErrorCode::kProtocol, "DataRow truncated in a column value");
     }
-    cells.push_back(Cell{pos, len});
+    cells[i] = Cell{pos, len};
     if (len > 0) {
       pos += static_cast<size_t>(len);
     }
@@ -286,17 +295,13 @@ Result<bool> rewrite_data_row(const MaskPlan& plan, core::ByteView payload, core
   if (plan.masker == nullptr) {
     return false;
   }
-  struct Change {
-    CellAction action = CellAction::kUnchanged;
-    std::string value;
-  };
   // One prefilter pass over the payload for every content-scanned cell.
   thread_local std::vector<DetectorSet::Region> regions;
   thread_local std::vector<size_t> region_cell;
   thread_local std::vector<uint64_t> hits;
   regions.clear();
   region_cell.clear();
-  for (size_t i = 0; i < cells.size(); ++i) {
+  for (size_t i = 0; i < ncells; ++i) {
     const ColumnPlan& cp = plan.columns[i];
     if (cp.whole_rule < 0 && cp.detectors != 0 && cells[i].len > 0) {
       regions.push_back({cells[i].offset, cells[i].offset + static_cast<size_t>(cells[i].len)});
@@ -311,12 +316,26 @@ Result<bool> rewrite_data_row(const MaskPlan& plan, core::ByteView payload, core
   }
   // The new frame is written straight into `out` once the first cell changes: the payload up
   // to that cell is copied, then every later cell as it is decided; the length is patched last.
+  // Writes go through a cursor into pre-sized space (one resize per row, not one per field).
   const size_t frame_start = out.size();
+  size_t at = frame_start;
+  const auto put = [&out, &at](const void* p, size_t n) {
+    if (at + n > out.size()) {
+      out.resize(std::max(out.size() * 2, at + n));
+    }
+    std::memcpy(out.data() + at, p, n);
+    at += n;
+  };
+  const auto put_be32 = [&put](uint32_t v) {
+    uint8_t b[4];
+    core::store_be32(b, v);
+    put(b, 4);
+  };
   size_t copied = 0;  // payload bytes already in out (unchanged prefix and cells)
   bool changed = false;
   thread_local std::string masked;
   size_t next_region = 0;
-  for (size_t i = 0; i < cells.size(); ++i) {
+  for (size_t i = 0; i < ncells; ++i) {
     const ColumnPlan& cp = plan.columns[i];
     uint64_t cell_hits = 0;
     if (next_region < region_cell.size() && region_cell[next_region] == i) {
@@ -333,29 +352,30 @@ Result<bool> rewrite_data_row(const MaskPlan& plan, core::ByteView payload, core
     }
     if (!changed) {
       changed = true;
-      out.reserve(out.size() + payload.size() + 64);
-      out.push_back('D');
-      core::append_be32(out, 0);  // patched below
+      out.resize(frame_start + 5 + payload.size() + 64);
+      out[at++] = 'D';
+      at += 4;  // length, patched below
     }
     const size_t length_at = cells[i].offset - 4;
-    core::append(out, payload.subspan(copied, length_at - copied));
+    put(payload.data() + copied, length_at - copied);
     if (a == CellAction::kNull) {
-      core::append_be32(out, 0xffffffffu);
+      put_be32(0xffffffffu);
     } else {
       if (masked.size() > kMaxFrame) {
         out.resize(frame_start);
         return fail(ErrorCode::kTooLarge, "masked value exceeds the protocol size limit");
       }
-      core::append_be32(out, static_cast<uint32_t>(masked.size()));
-      core::append(out, masked);
+      put_be32(static_cast<uint32_t>(masked.size()));
+      put(masked.data(), masked.size());
     }
     copied = cells[i].offset + static_cast<size_t>(cells[i].len);
   }
   if (!changed) {
     return false;
   }
-  core::append(out, payload.subspan(copied));
-  const size_t length = out.size() - frame_start - 1;
+  put(payload.data() + copied, payload.size() - copied);
+  out.resize(at);
+  const size_t length = at - frame_start - 1;
   if (length > kMaxFrame) {
     out.resize(frame_start);
     return fail(ErrorCode::kTooLarge, "masked message exceeds the protocol size limit");
