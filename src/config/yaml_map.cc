@@ -55,7 +55,8 @@ std::optional<YamlMap> YamlMap::open(LoadContext& ctx, const YAML::Node& node, s
     }
     seen.push_back(key);
     if (value.IsNull() || !value.IsDefined()) {
-      continue;  // `key:` with no value counts as absent
+      map.null_keys_.emplace_back(key, key_node.Mark());  // counts as absent
+      continue;
     }
     map.entries_.push_back(Entry{key, value});
   }
@@ -81,6 +82,14 @@ const YamlMap::Entry* YamlMap::find(std::string_view key) const {
 const YamlMap::Entry* YamlMap::lookup(std::string_view key, Presence presence) {
   const Entry* e = find(key);
   if (e == nullptr && presence == Presence::kRequired) {
+    for (const auto& [k, mark] : null_keys_) {
+      if (k == key) {
+        // YAML reads `key:`, `key: ~` and an unquoted `key: null` as no value at all.
+        ctx_->error(mark, key_path(key),
+                    "has no value (to give the word null, quote it: \"null\")");
+        return nullptr;
+      }
+    }
     ctx_->error(mark_, key_path(key), "required key is missing");
   }
   return e;

@@ -69,6 +69,7 @@ class YamlMap {
   std::string path_;
   YAML::Mark mark_;
   std::vector<Entry> entries_;  // allowed, non-null, first occurrence only
+  std::vector<std::pair<std::string, YAML::Mark>> null_keys_;  // `key:`, `key: ~`, `key: null`
 };
 
 // "a mapping", "a list", "a string", "nothing": for "expected X, got Y" messages.

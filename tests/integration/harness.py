@@ -239,63 +239,97 @@ def tempdir(prefix):
     return d
 
 
-def raw_login(port, user, database, password, tls=True):
-    """Speaks the PostgreSQL protocol by hand (SSLRequest, StartupMessage, cleartext password)
-    and returns the fields of the ErrorResponse the server answers with ({'C': sqlstate, 'M':
-    message, 'S': severity, ...}), or {} when the login succeeded. libpq hides the SQLSTATE of
-    a failed connection; this shows what is on the wire."""
-    import ssl
+def pg_message(kind: bytes, body: bytes = b"") -> bytes:
+    """One frontend protocol message: type byte, length, body."""
     import struct
+    return kind + struct.pack("!i", len(body) + 4) + body
 
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    try:
+
+def error_fields(payload):
+    """ErrorResponse/NoticeResponse payload → {'C': sqlstate, 'M': message, 'S': severity, ...}."""
+    fields = {}
+    for part in payload.split(b"\0"):
+        if part:
+            fields[chr(part[0])] = part[1:].decode(errors="replace")
+    return fields
+
+
+class RawSession:
+    """Speaks the PostgreSQL protocol by hand (SSLRequest, StartupMessage, cleartext password),
+    so tests can send exactly the message sequences some drivers send and see every message the
+    server answers with. `login_error` holds the ErrorResponse fields of a refused login."""
+
+    def __init__(self, port, user, database, password, tls=True):
+        import ssl
+        import struct
+
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         if tls:
-            sock.sendall(struct.pack("!ii", 8, 80877103))
-            if sock.recv(1) != b"S":
+            self.sock.sendall(struct.pack("!ii", 8, 80877103))
+            if self.sock.recv(1) != b"S":
                 raise RuntimeError("server refused TLS")
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-            sock = ctx.wrap_socket(sock)
+            self.sock = ctx.wrap_socket(self.sock)
         body = struct.pack("!i", 196608) + b"".join(
             k.encode() + b"\0" + v.encode() + b"\0"
             for k, v in (("user", user), ("database", database))) + b"\0"
-        sock.sendall(struct.pack("!i", len(body) + 4) + body)
-
-        def read_message():
-            head = b""
-            while len(head) < 5:
-                chunk = sock.recv(5 - len(head))
-                if not chunk:
-                    raise EOFError("server closed the connection")
-                head += chunk
-            kind, length = head[:1], struct.unpack("!i", head[1:])[0]
-            payload = b""
-            while len(payload) < length - 4:
-                payload += sock.recv(length - 4 - len(payload))
-            return kind, payload
-
-        def error_fields(payload):
-            fields = {}
-            for part in payload.split(b"\0"):
-                if part:
-                    fields[chr(part[0])] = part[1:].decode(errors="replace")
-            return fields
-
+        self.sock.sendall(struct.pack("!i", len(body) + 4) + body)
+        self.login_error = {}
         while True:
-            kind, payload = read_message()
+            kind, payload = self.read_message()
             if kind == b"E":
-                return error_fields(payload)
+                self.login_error = error_fields(payload)
+                return
             if kind == b"R":
                 code = struct.unpack("!i", payload[:4])[0]
                 if code == 3:
-                    pw = password.encode() + b"\0"
-                    sock.sendall(b"p" + struct.pack("!i", len(pw) + 4) + pw)
-                elif code == 0:
-                    continue
-                else:
+                    self.sock.sendall(pg_message(b"p", password.encode() + b"\0"))
+                elif code != 0:
                     raise RuntimeError(f"unexpected authentication request {code}")
             elif kind == b"Z":
-                return {}
-    finally:
-        sock.close()
+                return
+
+    def read_message(self):
+        import struct
+
+        head = b""
+        while len(head) < 5:
+            chunk = self.sock.recv(5 - len(head))
+            if not chunk:
+                raise EOFError("server closed the connection")
+            head += chunk
+        kind, length = head[:1], struct.unpack("!i", head[1:])[0]
+        payload = b""
+        while len(payload) < length - 4:
+            chunk = self.sock.recv(length - 4 - len(payload))
+            if not chunk:
+                raise EOFError("server closed the connection")
+            payload += chunk
+        return kind, payload
+
+    def exchange(self, *messages):
+        """Sends the messages, returns every (kind, payload) up to and including ReadyForQuery."""
+        self.sock.sendall(b"".join(messages))
+        got = []
+        while True:
+            kind, payload = self.read_message()
+            got.append((kind, payload))
+            if kind == b"Z":
+                return got
+
+    def close(self):
+        try:
+            self.sock.sendall(pg_message(b"X"))
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def raw_login(port, user, database, password, tls=True):
+    """The ErrorResponse fields a login gets ({'C': sqlstate, 'M': message, ...}), or {} when it
+    succeeded. libpq hides the SQLSTATE of a failed connection; this shows what is on the wire."""
+    s = RawSession(port, user, database, password, tls)
+    s.close()
+    return s.login_error

@@ -1,12 +1,14 @@
 """Response masking through real clients: sensitive values never leave the gateway unmasked."""
 import json
 import os
+import struct
 import subprocess
 from pathlib import Path
 
 import psycopg2
 import pytest
 
+import harness
 from conftest import GatewaySetup
 
 POLICY = """    default: allow
@@ -246,4 +248,82 @@ def test_binary_under_a_detect_everywhere_rule(m, libpq_binary, pg):
     assert after["ok"] and after["rows"] == [["Alan"]], after
     for raw in (SSN, CARD, EMAIL):
         assert raw not in out
+    assert_target_unchanged(pg)
+
+
+# Drivers that describe a prepared statement once and then only Bind/Execute it (JDBC, pgx,
+# Npgsql), portals read in chunks, and binary formats chosen at Bind: every row must still be
+# masked from a plan with the right columns and formats. Spoken by hand to send exactly those
+# message sequences.
+def raw_session(setup):
+    s = harness.RawSession(setup.pg_port, "ci-deploy", "orders", setup.key)
+    assert s.login_error == {}
+    return s
+
+
+def kinds(messages):
+    return [k.decode() for k, _ in messages]
+
+
+def bind(statement, result_format=0, portal=b""):
+    return harness.pg_message(b"B", portal + b"\0" + statement + b"\0" +
+                              struct.pack("!hhhh", 0, 0, 1, result_format))
+
+
+def execute(portal=b"", max_rows=0):
+    return harness.pg_message(b"E", portal + b"\0" + struct.pack("!i", max_rows))
+
+
+SYNC = harness.pg_message(b"S")
+
+
+def test_reexecuting_without_describe_is_masked(m):
+    s = raw_session(m)
+    try:
+        s.exchange(harness.pg_message(b"P", b"s1\0select ssn, card from customers_m "
+                                            b"where id = 1\0\0\0"),
+                   harness.pg_message(b"D", b"Ss1\0"), SYNC)
+        for _ in range(3):
+            got = s.exchange(bind(b"s1"), execute(), SYNC)
+            # custos's own Describe of the portal is answered to custos, not to the client.
+            assert kinds(got) == ["2", "D", "C", "Z"], got
+            row = got[1][1]
+            assert SSN.encode() not in row and CARD.encode() not in row
+            assert b"****" in row and b"hmac:" in row
+    finally:
+        s.close()
+
+
+def test_portal_read_in_chunks_is_masked(m):
+    s = raw_session(m)
+    try:
+        s.exchange(harness.pg_message(b"P", b"s2\0select ssn from customers_m order by id\0\0\0"),
+                   SYNC)
+        got = s.exchange(bind(b"s2", portal=b"p"), harness.pg_message(b"D", b"Pp\0"),
+                         execute(b"p", 1), execute(b"p", 1), SYNC)
+        assert kinds(got) == ["2", "T", "D", "s", "D", "s", "Z"], got
+        rows = [p for k, p in got if k == b"D"]
+        assert len(rows) == 2 and all(b"****" in r for r in rows), rows
+        assert all(SSN.encode() not in r and b"078-05-1120" not in r for r in rows)
+    finally:
+        s.close()
+
+
+def test_binary_format_chosen_at_bind_is_checked(mb, pg):
+    s = raw_session(mb)
+    try:
+        # Described (text formats) once, then bound with binary results: the int under a redact
+        # rule must be refused, not sent as four bytes of '*'.
+        s.exchange(harness.pg_message(b"P", b"s3\0select id from orders_m\0\0\0"),
+                   harness.pg_message(b"D", b"Ss3\0"), SYNC)
+        got = s.exchange(bind(b"s3", result_format=1), execute(), SYNC)
+        errors = [harness.error_fields(p) for k, p in got if k == b"E"]
+        assert errors and errors[0]["C"] == "0A000", got
+        assert "binary-encoded type" in errors[0]["M"]
+        assert not [p for k, p in got if k == b"D"], got
+        # The session goes on.
+        got = s.exchange(bind(b"s3"), execute(), SYNC)
+        assert kinds(got) == ["2", "D", "C", "Z"] and b"****" in got[1][1], got
+    finally:
+        s.close()
     assert_target_unchanged(pg)

@@ -794,6 +794,13 @@ TEST(MaskLoader, ErrorsCarryFileAndLine) {
                         "deny"));
   EXPECT_THAT(load_error("      - { columns: [a], strategy: redact, colums: [b] }\n"),
               HasSubstr("test.yaml:11: policies[0].mask[0].colums: unknown key"));
+  // YAML reads an unquoted null as no value; the error says how to write the strategy.
+  EXPECT_THAT(load_error("      - { columns: [a], strategy: null }\n"),
+              HasSubstr("test.yaml:11: policies[0].mask[0].strategy: has no value (to give the "
+                        "word null, quote it: \"null\")"));
+  Result<config::Config> quoted = load("      - { columns: [a], strategy: \"null\" }\n");
+  ASSERT_TRUE(quoted.has_value()) << quoted.error().message;
+  EXPECT_EQ(quoted->policies[0].mask[0].strategy, Strategy::kNull);
 }
 
 TEST(MaskLoader, MaskKeyErrorNeverQuotesTheValue) {

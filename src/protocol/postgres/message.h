@@ -306,6 +306,7 @@ void encode_sasl_initial(core::Bytes& out, std::string_view mechanism,
                          std::optional<core::ByteView> data);
 void encode_sasl_response(core::Bytes& out, core::ByteView data);
 void encode_query(core::Bytes& out, std::string_view sql);
+void encode_describe(core::Bytes& out, char kind, std::string_view name);  // 'S' or 'P'
 void encode_sync(core::Bytes& out);
 void encode_terminate(core::Bytes& out);
 

@@ -225,6 +225,13 @@ void encode_query(Bytes& out, std::string_view sql) {
   finish_message(out, at);
 }
 
+void encode_describe(Bytes& out, char kind, std::string_view name) {
+  size_t at = begin_message(out, 'D');
+  out.push_back(static_cast<uint8_t>(kind));
+  put_cstr(out, name);
+  finish_message(out, at);
+}
+
 void encode_sync(Bytes& out) { encode_empty(out, 'S'); }
 void encode_terminate(Bytes& out) { encode_empty(out, 'X'); }
 

@@ -59,6 +59,9 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
     std::optional<uint64_t> max_rows;
     uint64_t rows = 0;
     std::shared_ptr<const sql::Analysis> analysis;  // kept only when masking needs it (COPY)
+    // custos put a Describe of the portal before this Execute (masking needs the result columns
+    // and formats of every Execute); its RowDescription/NoData is planned from, not forwarded.
+    bool describe_injected = false;
   };
   // A statement prepared through the extended protocol, with the decision taken at Parse.
   struct PreparedStatement {
@@ -204,6 +207,10 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   bool execute_approved_ = false;  // the Execute being handled was approved by a person  // a write to the client is in flight (pumps share the stream)
   std::unique_ptr<CatalogClient> side_;  // side connection (catalog, previews)
   std::unordered_map<std::string, std::string> portals_;
+  // Set when the client's last message described a portal ('D' 'P'): if an Execute of that
+  // portal follows directly, its RowDescription reaches the client and custos plans from it;
+  // otherwise custos describes the portal itself before the Execute when masking.
+  std::optional<std::string> described_portal_;
   std::deque<Pending> pending_;
   uint64_t statements_ = 0;
   uint64_t bytes_from_client_ = 0;

@@ -155,10 +155,15 @@ bool Session::mask_frame(const Frame& f, core::Bytes& out) {
   const size_t start = out.size();
   switch (f.type) {
     case 'D': {
+      if (!plan_error_ && !plan_) {
+        // Rows with no RowDescription before them cannot be planned: never pass them unmasked.
+        spdlog::error("session={} masking: a data row arrived without a row description", id_);
+        plan_error_ = "custos: result withheld: its rows arrived without a column description";
+      }
       if (plan_error_) {
         return true;  // withheld
       }
-      if (!plan_ || !plan_->any_active()) {
+      if (!plan_->any_active()) {
         return false;
       }
       auto changed = mask::rewrite_data_row(*plan_, f.payload, out, mask_counts_);

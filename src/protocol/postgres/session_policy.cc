@@ -220,6 +220,17 @@ std::shared_ptr<core::Bytes> Session::rewrite_upstream_frame(const Frame& f, cor
   }
   Pending& front = pending_.front();
   switch (f.type) {
+    case 'T':
+    case 'n':
+      if (front.kind == Pending::Kind::kStatement && front.describe_injected) {
+        // The answer to custos's own Describe: already planned from, not for the client.
+        front.describe_injected = false;
+        if (f.type == 'n') {
+          plan_.reset();
+        }
+        return std::make_shared<core::Bytes>();
+      }
+      return nullptr;
     case 'I':
       if (front.kind == Pending::Kind::kStatement && front.inject) {
         return front.inject;

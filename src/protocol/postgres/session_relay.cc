@@ -309,6 +309,9 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
     }
     return {};
   }
+  // A Describe of a portal counts only for an Execute right after it.
+  std::optional<std::string> described_portal = std::move(described_portal_);
+  described_portal_.reset();
   switch (f.type) {
     case 'Q':
       return on_query(f, raw);
@@ -355,9 +358,26 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
       }
       ++statements_;
       core::inc(core::metrics().statements_total);
-      pending_.push_back(Pending{Pending::Kind::kStatement, false, now, nullptr,
-                                 ps ? ps->max_rows : std::nullopt, 0,
-                                 masker_ && ps ? ps->analysis : nullptr});
+      Pending pending{Pending::Kind::kStatement, false, now, nullptr,
+                      ps ? ps->max_rows : std::nullopt, 0, masker_ && ps ? ps->analysis : nullptr};
+      if (masker_ && described_portal != exec->portal) {
+        // Rows are masked from a plan made from their RowDescription, with the formats chosen
+        // at Bind. A client that re-executes without describing (JDBC, pgx, Npgsql do) would
+        // get rows with no plan, or with a stale one: describe the portal here instead.
+        encode_describe(out_up_, 'P', exec->portal);
+        pending.describe_injected = true;
+      }
+      pending_.push_back(std::move(pending));
+      break;
+    }
+    case 'D': {
+      auto describe = parse_describe(f.payload);
+      if (!describe) {
+        return fail(ErrorCode::kProtocol, describe.error().message);
+      }
+      if (describe->kind == 'P') {
+        described_portal_ = std::string(describe->name);
+      }
       break;
     }
     case 'F': {
@@ -459,8 +479,10 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
         co_return;
       }
       if (!*decoded) {
+        // Under a mask, a row is streamed through only when its plan masks nothing; a row
+        // with no plan goes to mask_frame(), which withholds it.
         const bool masking_rows =
-            masker_ && ((rest[0] == 'D' && (plan_error_ || (plan_ && plan_->any_active()))) ||
+            masker_ && ((rest[0] == 'D' && (plan_error_ || !plan_ || plan_->any_active())) ||
                         (rest[0] == 'd' && copy_masking_));
         if (!masking_rows && rest.size() >= kHeaderSize &&
             streams_through(char(rest[0]), Direction::kBackend)) {
