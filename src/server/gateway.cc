@@ -174,6 +174,8 @@ int run_gateway(config::Config cfg) {
   }
 
   net::IoPool pool(c.threads);
+  services->workers = std::make_unique<core::WorkerPool>(
+      core::WorkerPool::default_threads(std::max(1u, std::thread::hardware_concurrency())));
   asio::io_context main_ctx(1);
   std::optional<net::tcp::acceptor> pg_acceptor;
   if (c.listen.postgres) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "core/worker_pool.h"
 #include "identity/api_key_authenticator.h"
 #include "identity/mtls_authenticator.h"
 #include "identity/oidc_verifier.h"
@@ -52,6 +53,8 @@ struct Services {
   std::map<std::string, std::shared_ptr<const mask::Masker>> maskers;
   // Result-column origins by connection name.
   std::map<std::string, std::unique_ptr<postgres::ColumnCatalog>> catalogs;
+  // Helps sessions mask large results on more than one core (null: every batch on its session).
+  std::unique_ptr<core::WorkerPool> workers;
   postgres::CancelRegistry cancels;
   SessionRegistry sessions;
   std::atomic<bool> shutting_down{false};

@@ -203,6 +203,23 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   // Masking of one upstream frame. True when the frame is replaced by what was appended to out
   // (nothing: withheld); false when it is forwarded unchanged.
   bool mask_frame(const Frame& f, core::Bytes& out);
+  // Consecutive DataRow/CopyData frames of one read that the plan masks, masked together by
+  // mask_rows(): a large batch is split with the worker pool, so one big result can use a
+  // second core. Offsets are into the read buffer.
+  struct BatchedRow {
+    size_t offset = 0;
+    size_t wire_size = 0;
+  };
+  bool batches_row(const Frame& f) const;
+  void mask_rows(core::ByteView readable, const std::vector<BatchedRow>& rows, core::Bytes& out);
+  std::vector<BatchedRow> row_batch_;
+  struct Piece {  // a run of a batch's rows, masked by whichever thread claims it
+    core::Bytes out;
+    mask::MaskCounts counts;
+    size_t failed_at = SIZE_MAX;
+    std::string error;
+  };
+  std::vector<Piece> pieces_;
   bool client_writing_ = false;
   bool execute_approved_ = false;  // the Execute being handled was approved by a person  // a write to the client is in flight (pumps share the stream)
   std::unique_ptr<CatalogClient> side_;  // side connection (catalog, previews)

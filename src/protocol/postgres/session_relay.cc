@@ -436,7 +436,7 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
 asio::awaitable<void> Session::pump_upstream_to_client() {
   const size_t max_message = services_.cfg.limits.max_message_bytes;
   while (true) {
-    auto space = upstream_in_.prepare(kReadChunk);
+    auto space = upstream_in_.prepare(masker_ ? 2 * kReadChunk : kReadChunk);
     auto [rec, n] = co_await upstream_->read_some(asio::buffer(space.data(), space.size()));
     if (rec || n == 0) {
       set_close_reason(CloseReason::upstream_eof);
@@ -453,10 +453,27 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
     size_t run_start = 0;   // start of the current run of unchanged bytes
     segments_.clear();
     rewritten_.clear();
+    row_batch_.clear();
     auto readable = upstream_in_.readable();
     auto end_run = [&](size_t at) {
       if (at > run_start) {
         segments_.push_back(Segment{false, run_start, at - run_start});
+      }
+    };
+    auto add_rewritten = [&](size_t from) {  // what was appended to rewritten_ since `from`
+      const size_t added = rewritten_.size() - from;
+      if (added > 0 && !segments_.empty() && segments_.back().rewritten) {
+        segments_.back().size += added;  // consecutive rewritten frames: one segment
+      } else if (added > 0) {
+        segments_.push_back(Segment{true, from, added});
+      }
+    };
+    auto flush_rows = [&] {  // rows batched for masking go out before anything after them
+      if (!row_batch_.empty()) {
+        const size_t before = rewritten_.size();
+        mask_rows(readable, row_batch_, rewritten_);
+        add_rewritten(before);
+        row_batch_.clear();
       }
     };
     while (forward < readable.size()) {
@@ -505,6 +522,23 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
       }
       const Frame& frame = **decoded;
       auto raw = rest.first(frame.wire_size);
+      // Rows to mask wait in a batch; only the row limit is decided for each as it comes.
+      std::shared_ptr<core::Bytes> replacement;
+      if (batches_row(frame)) {
+        if (frame.type == 'D') {
+          replacement = rewrite_upstream_frame(frame, raw);
+        }
+        if (!replacement) {
+          end_run(forward);
+          row_batch_.push_back(BatchedRow{forward, frame.wire_size});
+          forward += frame.wire_size;
+          run_start = forward;
+          continue;
+        }
+      } else {
+        replacement = rewrite_upstream_frame(frame, raw);
+      }
+      flush_rows();
       if (masker_ && frame.type == 'T') {
         co_await plan_for_row_description(frame);
       } else if (masker_ && frame.type == 'H') {
@@ -512,7 +546,7 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
       }
       const size_t rewritten_before = rewritten_.size();
       bool replaced = false;
-      if (auto replacement = rewrite_upstream_frame(frame, raw)) {
+      if (replacement) {
         core::append(rewritten_, core::ByteView(*replacement));
         replaced = true;
       } else if (masker_) {
@@ -521,16 +555,12 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
       on_upstream_frame(frame);
       if (replaced) {
         end_run(forward);
-        const size_t added = rewritten_.size() - rewritten_before;
-        if (added > 0 && !segments_.empty() && segments_.back().rewritten) {
-          segments_.back().size += added;  // consecutive rewritten rows: one segment
-        } else if (added > 0) {
-          segments_.push_back(Segment{true, rewritten_before, added});
-        }
+        add_rewritten(rewritten_before);
         run_start = forward + frame.wire_size;
       }
       forward += frame.wire_size;
     }
+    flush_rows();
     end_run(forward);
     if (!segments_.empty()) {
       iov_.clear();
