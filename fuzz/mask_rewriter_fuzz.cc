@@ -4,6 +4,8 @@
 //     frame (type, int32 length = frame size - 1, payload that re-parses completely);
 //   - a DataRow frame has the same column count, and every cell of a column the plan does not
 //     mask is byte-identical to the input cell;
+//   - scan_shapes() (the hand-written prefilter) finds exactly what each shape's regex finds
+//     under Hyperscan, for the input as text;
 //   - nothing crashes, reads out of bounds or trips UBSan.
 
 #include <cstddef>
@@ -14,8 +16,11 @@
 #include <string>
 #include <vector>
 
+#include <hs/hs.h>
+
 #include "mask/masker.h"
 #include "mask/row_rewriter.h"
+#include "mask/shape_scan.h"
 
 namespace {
 
@@ -189,7 +194,49 @@ void check_frame(const custos::core::Bytes& out, size_t before, char type) {
 
 }  // namespace
 
+// The oracle for scan_shapes(): each shape's regex alone, under Hyperscan.
+struct ShapeOracle {
+  hs_database_t* dbs[custos::mask::kShapeCount] = {};
+  hs_scratch_t* scratch = nullptr;
+  ShapeOracle() {
+    for (size_t s = 0; s < custos::mask::kShapeCount; ++s) {
+      const std::string re(custos::mask::shape_regex(static_cast<custos::mask::Shape>(s)));
+      hs_compile_error_t* err = nullptr;
+      if (hs_compile(re.c_str(), HS_FLAG_SINGLEMATCH, HS_MODE_BLOCK, nullptr, &dbs[s], &err) !=
+              HS_SUCCESS ||
+          hs_alloc_scratch(dbs[s], &scratch) != HS_SUCCESS) {
+        std::abort();
+      }
+    }
+  }
+  uint32_t scan(const char* text, size_t n) const {
+    uint32_t found = 0;
+    for (size_t s = 0; s < custos::mask::kShapeCount; ++s) {
+      bool hit = false;
+      hs_scan(dbs[s], text, static_cast<unsigned>(n), 0, scratch,
+              [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
+                *static_cast<bool*>(ctx) = true;
+                return 1;
+              },
+              &hit);
+      found |= hit ? uint32_t{1} << s : 0;
+    }
+    return found;
+  }
+};
+
+void check_shapes(const uint8_t* data, size_t size) {
+  static const ShapeOracle oracle;
+  const char* text = reinterpret_cast<const char*>(data);
+  CHECK(custos::mask::scan_shapes(std::string_view(text, size)) == oracle.scan(text, size));
+  // The same text inside a larger readable buffer (the DataRow case).
+  const std::string padded = std::string(text, size) + std::string(64, '7');
+  CHECK(custos::mask::scan_shapes(std::string_view(padded.data(), size), padded.size()) ==
+        oracle.scan(text, size));
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  check_shapes(data, size);
   if (size < 2) {
     return 0;
   }
