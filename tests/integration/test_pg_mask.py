@@ -327,3 +327,27 @@ def test_binary_format_chosen_at_bind_is_checked(mb, pg):
     finally:
         s.close()
     assert_target_unchanged(pg)
+
+
+# Large results are masked in pieces by the session and a worker thread (several hundred rows per
+# read): every row must be masked and the rows must keep their order, in SELECT and COPY.
+def test_large_result_masked_in_order(m, pg):
+    n = 20000
+    pg.app_sql(f"""drop table if exists big_m;
+        create table big_m as
+          select g as id, 'user' || g || '@example.com' as email,
+                 lpad((g % 665 + 1)::text, 3, '0') || '-' || lpad((g % 99 + 1)::text, 2, '0')
+                   || '-' || lpad((g % 9999 + 1)::text, 4, '0') as ssn,
+                 'paid with 4111 1111 1111 1111 order ' || g as notes
+          from generate_series(1, {n}) g""")
+    rows = q(m, "select id, email, ssn, notes from big_m order by id")
+    assert [r[0] for r in rows] == list(range(1, n + 1))
+    for id_, email, ssn, notes in rows:
+        assert "@" not in email or email.startswith("*"), email
+        assert ssn == "****", ssn  # valid SSNs (area 001-665): the us_ssn detector redacts them
+        assert "4111 1111 1111 1111" not in notes and notes.endswith(f"order {id_}"), notes
+    r = m.psql("-c", "copy big_m to stdout")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert [int(line.split("\t")[0]) for line in lines] == list(range(1, n + 1))
+    assert "4111 1111 1111 1111" not in r.stdout and "@example.com" not in r.stdout
