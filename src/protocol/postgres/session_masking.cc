@@ -155,45 +155,19 @@ asio::awaitable<void> Session::plan_for_copy_out(const Frame& f) {
 bool Session::mask_frame(const Frame& f, core::Bytes& out) {
   const size_t start = out.size();
   switch (f.type) {
-    case 'D': {
-      if (!plan_error_ && !plan_) {
+    case 'D':
+    case 'd':
+      // Rows the plan masks go to mask_rows() in batches (batches_row()); a row that reaches
+      // here is either withheld (no plan, or the result already failed) or needs nothing.
+      if (f.type == 'd' && !copy_masking_) {
+        return false;
+      }
+      if (f.type == 'D' && !plan_error_ && !plan_) {
         // Rows with no RowDescription before them cannot be planned: never pass them unmasked.
         spdlog::error("session={} masking: a data row arrived without a row description", id_);
         plan_error_ = "custos: result withheld: its rows arrived without a column description";
       }
-      if (plan_error_) {
-        return true;  // withheld
-      }
-      if (!plan_->any_active()) {
-        return false;
-      }
-      auto changed = mask::rewrite_data_row(*plan_, f.payload, out, mask_counts_);
-      if (!changed) {
-        out.resize(start);
-        plan_error_ = "custos: result withheld: a row could not be masked";
-        return true;
-      }
-      return *changed;
-    }
-    case 'd': {
-      if (!copy_masking_) {
-        return false;
-      }
-      if (plan_error_) {
-        return true;
-      }
-      if (!plan_ || !plan_->any_active()) {
-        return false;
-      }
-      auto changed = mask::rewrite_copy_data(*plan_, copy_csv_, copy_csv_ ? ',' : '\t',
-                                             f.payload, out, mask_counts_);
-      if (!changed) {
-        out.resize(start);
-        plan_error_ = "custos: COPY data withheld: a row could not be masked";
-        return true;
-      }
-      return *changed;
-    }
+      return plan_error_.has_value();
     case 'C':
       if (plan_error_) {
         encode_error(out, "ERROR", "0A000", *plan_error_,
