@@ -51,7 +51,7 @@ asio::awaitable<Result<void>> CatalogClient::ensure_connected() {
   in_ = std::move(login.buffered);
   // Skip ParameterStatus / BackendKeyData up to ReadyForQuery.
   while (true) {
-    auto f = co_await read_backend_frame(*stream_, in_, max_message_);
+    auto f = co_await read_message(*stream_, in_, Direction::kBackend, max_message_);
     if (!f) {
       stream_.reset();
       co_return fail(ErrorCode::kUnavailable, "catalog connection closed during startup");
@@ -82,7 +82,7 @@ asio::awaitable<Result<CatalogClient::Rows>> CatalogClient::query(
   Rows rows;
   std::string error;
   while (true) {
-    auto f = co_await read_backend_frame(*stream_, in_, max_message_);
+    auto f = co_await read_message(*stream_, in_, Direction::kBackend, max_message_);
     if (!f) {
       stream_.reset();
       co_return fail(ErrorCode::kIo, "catalog connection lost");

@@ -21,7 +21,6 @@ using core::CloseReason;
 
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
 constexpr std::string_view kGenericAuthFailure = "custos: authentication failed";
 
 std::string new_session_id() {
@@ -247,6 +246,10 @@ asio::awaitable<void> Session::handle_cancel(const StartupPacket& cancel) {
   core::Bytes msg;
   encode_cancel_request(msg, target->pid, target->secret);
   auto [ec, n] = co_await asio::async_write(*sock, asio::buffer(msg), net::use_nothrow);
+  if (ec || n != msg.size()) {
+    spdlog::warn("session={} cancel: could not send the request: {}", id_, ec.message());
+    co_return;
+  }
   // Wait for the server to close so the cancel is processed before we return.
   char c;
   co_await sock->async_read_some(asio::buffer(&c, 1), net::use_nothrow);
@@ -566,29 +569,22 @@ asio::awaitable<bool> Session::finish_upstream_startup() {
 
 asio::awaitable<std::optional<Frame>> Session::read_frame(net::Stream& stream,
                                                           core::ReadBuffer& buf, Direction dir) {
-  while (true) {
-    auto decoded = decode_frame(buf.readable(), dir, services_.cfg.limits.max_message_bytes);
-    if (!decoded) {
-      core::inc(core::metrics().protocol_errors_total);
-      spdlog::warn("session={} protocol error from {}: {}", id_,
-                   dir == Direction::kFrontend ? "client" : "target", decoded.error().message);
-      set_close_reason(CloseReason::protocol_error);
-      if (dir == Direction::kFrontend) {
-        co_await send_error("FATAL", "08P01", "custos: protocol violation: " + decoded.error().message);
-      }
-      co_return std::nullopt;
-    }
-    if (*decoded) {
-      co_return **decoded;
-    }
-    auto space = buf.prepare(kReadChunk);
-    auto [ec, n] = co_await stream.read_some(asio::buffer(space.data(), space.size()));
-    if (ec || n == 0) {
-      set_close_reason(&stream == &client_ ? CloseReason::client_eof : CloseReason::upstream_eof);
-      co_return std::nullopt;
-    }
-    buf.commit(n);
+  auto frame = co_await read_message(stream, buf, dir, services_.cfg.limits.max_message_bytes);
+  if (frame) {
+    co_return *frame;
   }
+  if (frame.error().code == ErrorCode::kIo) {
+    set_close_reason(&stream == &client_ ? CloseReason::client_eof : CloseReason::upstream_eof);
+    co_return std::nullopt;
+  }
+  core::inc(core::metrics().protocol_errors_total);
+  spdlog::warn("session={} protocol error from {}: {}", id_,
+               dir == Direction::kFrontend ? "client" : "target", frame.error().message);
+  set_close_reason(CloseReason::protocol_error);
+  if (dir == Direction::kFrontend) {
+    co_await send_error("FATAL", "08P01", "custos: protocol violation: " + frame.error().message);
+  }
+  co_return std::nullopt;
 }
 
 asio::awaitable<void> Session::send_to_client(const core::Bytes& bytes) {

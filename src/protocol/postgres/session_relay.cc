@@ -9,6 +9,7 @@
 #include "core/metrics.h"
 #include "protocol/postgres/message.h"
 #include "protocol/postgres/session.h"
+#include "protocol/postgres/upstream_connector.h"
 
 namespace custos::postgres {
 
@@ -16,7 +17,6 @@ using core::CloseReason;
 
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kHeaderSize = 5;
 
 // Reads the NUL-terminated string at `pos`, advancing it; nullopt if unterminated. Used for

@@ -13,7 +13,6 @@ namespace custos::postgres {
 
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
 
 UpstreamLogin failed(LoginFailure kind, std::string detail, core::Bytes target_error = {}) {
   UpstreamLogin out;
@@ -23,13 +22,12 @@ UpstreamLogin failed(LoginFailure kind, std::string detail, core::Bytes target_e
 
 }  // namespace
 
-asio::awaitable<std::optional<Frame>> read_backend_frame(net::Stream& stream,
-                                                         core::ReadBuffer& buf,
-                                                         size_t max_message) {
+asio::awaitable<Result<Frame>> read_message(net::Stream& stream, core::ReadBuffer& buf,
+                                            Direction dir, size_t max_message) {
   while (true) {
-    auto decoded = decode_frame(buf.readable(), Direction::kBackend, max_message);
+    auto decoded = decode_frame(buf.readable(), dir, max_message);
     if (!decoded) {
-      co_return std::nullopt;
+      co_return fail(decoded.error().code, decoded.error().message);
     }
     if (*decoded) {
       co_return **decoded;
@@ -37,7 +35,7 @@ asio::awaitable<std::optional<Frame>> read_backend_frame(net::Stream& stream,
     auto space = buf.prepare(kReadChunk);
     auto [ec, n] = co_await stream.read_some(asio::buffer(space.data(), space.size()));
     if (ec || n == 0) {
-      co_return std::nullopt;
+      co_return fail(ErrorCode::kIo, ec ? ec.message() : "end of stream");
     }
     buf.commit(n);
   }
@@ -95,7 +93,7 @@ asio::awaitable<UpstreamLogin> connect_and_login(
   std::optional<ScramClient> scram;
   core::ReadBuffer& buf = out.buffered;
   while (true) {
-    auto frame = co_await read_backend_frame(stream, buf, max_message);
+    auto frame = co_await read_message(stream, buf, Direction::kBackend, max_message);
     if (!frame) {
       co_return failed(LoginFailure::kProtocol, "target closed the connection during login");
     }

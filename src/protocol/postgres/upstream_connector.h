@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "core/bytes.h"
 #include "net/stream.h"
+#include "protocol/postgres/message.h"
 
 namespace custos::postgres {
 
@@ -44,9 +45,12 @@ asio::awaitable<UpstreamLogin> connect_and_login(
     const std::vector<std::pair<std::string, std::string>>& params,
     std::chrono::milliseconds connect_timeout, size_t max_message);
 
-// Reads until one complete backend message is in `buf` (nullopt on EOF or malformed input).
-asio::awaitable<std::optional<struct Frame>> read_backend_frame(net::Stream& stream,
-                                                               core::ReadBuffer& buf,
-                                                               size_t max_message);
+// How much one socket read asks for (the relay reads twice as much under a mask).
+inline constexpr size_t kReadChunk = 64 * 1024;
+
+// Reads until one complete message from the `dir` side is in `buf`. Errors: kIo when the
+// stream ended or failed, otherwise the codec's (malformed or oversized framing).
+asio::awaitable<Result<struct Frame>> read_message(net::Stream& stream, core::ReadBuffer& buf,
+                                                   Direction dir, size_t max_message);
 
 }  // namespace custos::postgres
