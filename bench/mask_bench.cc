@@ -150,6 +150,21 @@ std::vector<custos::core::Bytes> make_rows(size_t& bytes) {
   return rows;
 }
 
+// Times rewrite_data_row over `rows` (`bytes` of payload in all).
+void rewrite_rows(benchmark::State& state, const MaskPlan& plan,
+                  const std::vector<custos::core::Bytes>& rows, size_t bytes) {
+  MaskCounts counts;
+  custos::core::Bytes out;
+  for (auto _ : state) {
+    for (const auto& row : rows) {
+      out.clear();
+      auto r = custos::mask::rewrite_data_row(plan, row, out, counts);
+      benchmark::DoNotOptimize(r);
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
+}
+
 // Detection as the gateway runs it on a DataRow, without rewriting: one prefilter pass over the
 // row (shapes per cell, one Hyperscan scan of the literal shapes), then locate() on the cells
 // that hit. Bytes: whole DataRow payloads.
@@ -196,16 +211,7 @@ void BM_RewriteDataRows(benchmark::State& state) {
   MaskPlan plan = m->plan(cols);
   size_t bytes = 0;
   const auto rows = make_rows(bytes);
-  MaskCounts counts;
-  custos::core::Bytes out;
-  for (auto _ : state) {
-    for (const auto& row : rows) {
-      out.clear();
-      auto r = custos::mask::rewrite_data_row(plan, row, out, counts);
-      benchmark::DoNotOptimize(r);
-    }
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
+  rewrite_rows(state, plan, rows, bytes);
 }
 BENCHMARK(BM_RewriteDataRows)->Unit(benchmark::kMillisecond);
 
@@ -256,16 +262,7 @@ void BM_PeopleRows(benchmark::State& state) {
     rows.push_back(data_row(cells, 0, cells.size()));
     bytes += rows.back().size();
   }
-  MaskCounts counts;
-  custos::core::Bytes out;
-  for (auto _ : state) {
-    for (const auto& row : rows) {
-      out.clear();
-      auto r = custos::mask::rewrite_data_row(plan, row, out, counts);
-      benchmark::DoNotOptimize(r);
-    }
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
+  rewrite_rows(state, plan, rows, bytes);
   state.counters["ns/row"] = benchmark::Counter(
       static_cast<double>(rows.size()) * state.iterations(),
       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
