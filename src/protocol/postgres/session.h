@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -166,7 +167,8 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   asio::awaitable<void> wait_for_quiet_client_stream();
   asio::awaitable<bool> flush_upstream();
   asio::awaitable<void> watch_client_while_held();
-  asio::awaitable<void> write_to_client(const std::vector<asio::const_buffer>& bufs);
+  // Writes through the one-writer gate; false when the client is gone.
+  asio::awaitable<bool> write_to_client(const std::vector<asio::const_buffer>& bufs);
   Result<void> on_parse(const Frame& f, core::ByteView raw);
   Result<void> record_denial(std::string_view sql, record::StatementMode mode,
                              std::string_view prepared, const StatementDecision& d);
@@ -220,8 +222,14 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
     std::string error;
   };
   std::vector<Piece> pieces_;
+  // One writer to the client at a time: the relay and a held statement's notice share the
+  // stream. Waiters park on client_idle_, a timer used as a condition: notify_client_idle()
+  // cancels it when a write ends, the target has answered everything, or the relay stops.
   bool client_writing_ = false;
-  bool execute_approved_ = false;  // the Execute being handled was approved by a person  // a write to the client is in flight (pumps share the stream)
+  std::unique_ptr<asio::steady_timer> client_idle_;
+  asio::awaitable<void> wait_until(const std::function<bool()>& ready);
+  void notify_client_idle();
+  bool execute_approved_ = false;  // the Execute being handled was approved by a person
   std::unique_ptr<CatalogClient> side_;  // side connection (catalog, previews)
   std::unordered_map<std::string, std::string> portals_;
   // Set when the client's last message described a portal ('D' 'P'): if an Execute of that

@@ -275,28 +275,39 @@ std::shared_ptr<core::Bytes> Session::rewrite_upstream_frame(const Frame& f, cor
 
 namespace custos::postgres {
 
-asio::awaitable<void> Session::wait_for_quiet_client_stream() {
-  // A held statement's notice must reach the client after every earlier response: wait until
-  // the target has answered everything already forwarded and no write is in flight.
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  while (!relay_stopping_ && (client_writing_ || !pending_.empty())) {
-    t.expires_after(std::chrono::milliseconds(2));
-    co_await t.async_wait(net::use_nothrow);
+asio::awaitable<void> Session::wait_until(const std::function<bool()>& ready) {
+  if (!client_idle_) {
+    client_idle_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
+  }
+  while (!ready()) {
+    // Woken by notify_client_idle(); the bound only guards against a missed notification.
+    client_idle_->expires_after(std::chrono::milliseconds(50));
+    co_await client_idle_->async_wait(net::use_nothrow);
   }
 }
 
-asio::awaitable<void> Session::write_to_client(const std::vector<asio::const_buffer>& bufs) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  while (client_writing_) {
-    t.expires_after(std::chrono::milliseconds(1));
-    co_await t.async_wait(net::use_nothrow);
+void Session::notify_client_idle() {
+  if (client_idle_) {
+    client_idle_->cancel();
   }
+}
+
+asio::awaitable<void> Session::wait_for_quiet_client_stream() {
+  // A held statement's notice must reach the client after every earlier response: wait until
+  // the target has answered everything already forwarded and no write is in flight.
+  co_await wait_until([this] { return relay_stopping_ || (!client_writing_ && pending_.empty()); });
+}
+
+asio::awaitable<bool> Session::write_to_client(const std::vector<asio::const_buffer>& bufs) {
+  co_await wait_until([this] { return !client_writing_; });
   client_writing_ = true;
   auto [ec, n] = co_await client_.write_all(bufs);
   client_writing_ = false;
+  notify_client_idle();
   if (ec) {
     set_close_reason(core::CloseReason::client_eof);
   }
+  co_return !ec;
 }
 
 asio::awaitable<void> Session::watch_client_while_held() {
@@ -367,13 +378,7 @@ asio::awaitable<bool> Session::hold_for_approval(StatementDecision& d, std::stri
       (d.held_command->has_kind(sql::Kind::kUpdate) || d.held_command->has_kind(sql::Kind::kDelete) ||
        d.held_command->has_kind(sql::Kind::kInsert))) {
     // Dry run inside a transaction on a side connection, rolled back.
-    if (!side_) {
-      auto it = services_.upstream_tls.find(connection_->name);
-      side_ = std::make_unique<CatalogClient>(
-          *connection_, it == services_.upstream_tls.end() ? nullptr : it->second.get(),
-          services_.cfg.limits.connect_timeout, services_.cfg.limits.max_message_bytes);
-    }
-    auto tag = co_await side_->preview(std::string(sql));
+    auto tag = co_await side_connection().preview(std::string(sql));
     req.preview_text = tag ? *tag : "preview unavailable: " + tag.error().message;
     side_->close();  // holds are rare: do not keep a second target connection per session
   }

@@ -103,6 +103,7 @@ asio::awaitable<void> Session::relay() {
 void Session::pump_finished() {
   if (!relay_stopping_) {
     relay_stopping_ = true;
+    notify_client_idle();
     std::error_code ignored;
     client_.socket().cancel(ignored);
     if (upstream_) {
@@ -568,20 +569,15 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
         iov_.emplace_back((seg.rewritten ? rewritten_.data() : readable.data()) + seg.offset,
                           seg.size);
       }
-      while (client_writing_) {  // a held statement's notice is being written
-        asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(1));
-        co_await t.async_wait(net::use_nothrow);
-      }
-      client_writing_ = true;
-      auto [wec, wn] = co_await client_.write_all(iov_);
-      client_writing_ = false;
-      if (wec) {
-        set_close_reason(CloseReason::client_eof);
+      if (!co_await write_to_client(iov_)) {
         co_return;
       }
       last_activity_ = std::chrono::steady_clock::now();
     }
     upstream_in_.consume(forward);
+    if (pending_.empty()) {
+      notify_client_idle();  // a held statement's notice may go out now
+    }
     if (upstream_in_.capacity() > 4 * kReadChunk && upstream_in_.size() < kReadChunk) {
       upstream_in_.shrink_to(kReadChunk);
     }
