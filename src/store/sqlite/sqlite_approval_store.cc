@@ -80,31 +80,6 @@ Clock::time_point from_us(int64_t us) {
       std::chrono::duration_cast<Clock::duration>(std::chrono::microseconds(us)));
 }
 
-// A prepared statement, finalized on scope exit.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  bool ok() const { return rc_ == SQLITE_OK; }
-  sqlite3_stmt* get() { return s_; }
-  void text(int i, const std::string& v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void i64(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
-  void null(int i) { sqlite3_bind_null(s_, i); }
-  std::string col_text(int i) {
-    const unsigned char* p = sqlite3_column_text(s_, i);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<size_t>(sqlite3_column_bytes(s_, i)))
-             : std::string();
-  }
-  int64_t col_i64(int i) { return sqlite3_column_int64(s_, i); }
-  bool col_null(int i) { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-  int rc_ = SQLITE_ERROR;
-};
 
 std::string list_json(const std::vector<std::string>& v) {
   return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,5 +21,49 @@ namespace custos::store {
 
 // sqlite3_exec with the error turned into an ErrorCode::kIo naming the store.
 [[nodiscard]] Result<void> exec_sql(sqlite3* db, const char* sql, std::string_view what);
+
+// A prepared statement, finalized on scope exit. Binds take 1-based indices, columns 0-based,
+// as in SQLite; text is copied (SQLITE_TRANSIENT).
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return s_; }
+  int step() { return sqlite3_step(s_); }
+  std::string error() const { return sqlite3_errmsg(db_); }
+
+  Stmt& text(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& i64(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& null(int i) {
+    sqlite3_bind_null(s_, i);
+    return *this;
+  }
+
+  std::string col_text(int i) {
+    const unsigned char* p = sqlite3_column_text(s_, i);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(s_, i)))
+             : std::string();
+  }
+  int64_t col_i64(int i) { return sqlite3_column_int64(s_, i); }
+  bool col_null(int i) { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+  int rc_ = SQLITE_ERROR;
+};
 
 }  // namespace custos::store

@@ -40,50 +40,16 @@ int64_t to_us(TimePoint t) {
 }
 TimePoint from_us(int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
 
-// A prepared statement, finalized on scope exit.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr);
+// Optional times are microseconds since the epoch, NULL when absent.
+Stmt& bind_time(Stmt& s, int i, const std::optional<TimePoint>& v) {
+  return v ? s.i64(i, to_us(*v)) : s.null(i);
+}
+std::optional<TimePoint> col_time(Stmt& s, int i) {
+  if (s.col_null(i)) {
+    return std::nullopt;
   }
-  ~Stmt() { sqlite3_finalize(s_); }
-  bool ok() const { return rc_ == SQLITE_OK; }
-  Stmt& text(int i, const std::string& v) {
-    sqlite3_bind_text(s_, i, v.c_str(), int(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& i64(int i, int64_t v) {
-    sqlite3_bind_int64(s_, i, v);
-    return *this;
-  }
-  Stmt& opt(int i, const std::optional<TimePoint>& v) {
-    if (v) {
-      sqlite3_bind_int64(s_, i, to_us(*v));
-    } else {
-      sqlite3_bind_null(s_, i);
-    }
-    return *this;
-  }
-  int step() { return sqlite3_step(s_); }
-  std::string col_text(int i) {
-    const unsigned char* t = sqlite3_column_text(s_, i);
-    return t ? std::string(reinterpret_cast<const char*>(t), size_t(sqlite3_column_bytes(s_, i)))
-             : std::string();
-  }
-  int64_t col_i64(int i) { return sqlite3_column_int64(s_, i); }
-  std::optional<TimePoint> col_time(int i) {
-    if (sqlite3_column_type(s_, i) == SQLITE_NULL) {
-      return std::nullopt;
-    }
-    return from_us(sqlite3_column_int64(s_, i));
-  }
-  std::string error() const { return sqlite3_errmsg(db_); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* s_ = nullptr;
-  int rc_ = SQLITE_ERROR;
-};
+  return from_us(s.col_i64(i));
+}
 
 Unexpected db_error(const std::string& what, const Stmt& s) {
   return fail(ErrorCode::kInternal, "key store: " + what + ": " + s.error());
@@ -99,11 +65,11 @@ StoredKey read_key(Stmt& s) {
   k.identity = s.col_text(1);
   k.sha256_hex = s.col_text(2);
   k.created_at = from_us(s.col_i64(3));
-  k.expires_at = s.col_time(4);
-  k.revoked_at = s.col_time(5);
+  k.expires_at = col_time(s, 4);
+  k.revoked_at = col_time(s, 5);
   k.rotated_from = s.col_text(6);
-  k.grace_until = s.col_time(7);
-  k.last_used_at = s.col_time(8);
+  k.grace_until = col_time(s, 7);
+  k.last_used_at = col_time(s, 8);
   return k;
 }
 
@@ -143,8 +109,8 @@ Result<void> SqliteKeyStore::insert_key(const StoredKey& key) {
     return db_error("insert key", s);
   }
   s.text(1, key.key_id).text(2, key.identity).text(3, key.sha256_hex).i64(4, to_us(key.created_at));
-  s.opt(5, key.expires_at).opt(6, key.revoked_at).text(7, key.rotated_from);
-  s.opt(8, key.grace_until).opt(9, key.last_used_at);
+  bind_time(bind_time(s, 5, key.expires_at), 6, key.revoked_at).text(7, key.rotated_from);
+  bind_time(bind_time(s, 8, key.grace_until), 9, key.last_used_at);
   if (s.step() != SQLITE_DONE) {
     return db_error("insert key", s);
   }
@@ -261,7 +227,7 @@ Result<void> SqliteKeyStore::insert_token(const StoredToken& t) {
   }
   s.text(1, t.token_id).text(2, t.identity).text(3, t.sha256_hex).text(4, t.token_jti);
   s.text(5, t.token_sub).i64(6, to_us(t.created_at)).i64(7, to_us(t.expires_at));
-  s.opt(8, t.revoked_at);
+  bind_time(s, 8, t.revoked_at);
   if (s.step() != SQLITE_DONE) {
     return db_error("insert token", s);
   }
@@ -292,7 +258,7 @@ Result<StoredToken> SqliteKeyStore::get_token(const std::string& token_id) {
   t.token_sub = s.col_text(4);
   t.created_at = from_us(s.col_i64(5));
   t.expires_at = from_us(s.col_i64(6));
-  t.revoked_at = s.col_time(7);
+  t.revoked_at = col_time(s, 7);
   return t;
 }
 
@@ -338,7 +304,7 @@ Result<std::vector<IdentityActivity>> SqliteKeyStore::identity_activity(TimePoin
   while ((rc = s.step()) == SQLITE_ROW) {
     IdentityActivity a;
     a.identity = s.col_text(0);
-    a.last_seen = s.col_time(1);
+    a.last_seen = col_time(s, 1);
     a.sessions_30d = uint64_t(s.col_i64(2));
     a.statements_30d = uint64_t(s.col_i64(3));
     out.push_back(std::move(a));
