@@ -51,6 +51,12 @@ std::optional<config::Config> load(const std::string& path) {
   return std::move(*cfg);
 }
 
+// Says why a command failed; its exit code.
+int failed(const Error& e) {
+  std::fprintf(stderr, "custos: %s\n", e.message.c_str());
+  return 1;
+}
+
 std::unique_ptr<store::KeyStore> open_keys(const config::Config& cfg) {
   if (!cfg.store.empty() && !cfg.store.starts_with("sqlite://")) {
     std::fprintf(stderr, "custos: keys are kept in the sqlite store only (store: %s)\n",
@@ -59,7 +65,7 @@ std::unique_ptr<store::KeyStore> open_keys(const config::Config& cfg) {
   }
   Result<std::unique_ptr<store::KeyStore>> ks = store::open_sqlite_key_store(cfg.sqlite_path());
   if (!ks) {
-    std::fprintf(stderr, "custos: %s\n", ks.error().message.c_str());
+    failed(ks.error());
     return nullptr;
   }
   return std::move(*ks);
@@ -113,8 +119,7 @@ int cmd_keys_create(const std::string& config_path, const std::string& identity,
   identity::KeyIssuer issuer(*ks);
   Result<identity::IssuedKey> k = issuer.create(identity, lifetime, Clock::now());
   if (!k) {
-    std::fprintf(stderr, "custos: %s\n", k.error().message.c_str());
-    return 1;
+    return failed(k.error());
   }
   print_issued(*k, "created");
   return 0;
@@ -131,8 +136,7 @@ int cmd_keys_list(const std::string& config_path, const std::string& identity_fi
   }
   Result<std::vector<store::StoredKey>> keys = ks->list_keys(identity_filter);
   if (!keys) {
-    std::fprintf(stderr, "custos: %s\n", keys.error().message.c_str());
-    return 1;
+    return failed(keys.error());
   }
   const Clock::time_point now = Clock::now();
   std::printf("%-12s  %-20s  %-16s  %-16s  %-16s  %-8s  %s\n", "KEY ID", "IDENTITY", "CREATED",
@@ -172,8 +176,7 @@ int cmd_keys_rotate(const std::string& config_path, const std::string& key_id,
   const Clock::time_point now = Clock::now();
   Result<identity::IssuedKey> k = issuer.rotate(key_id, *g, now);
   if (!k) {
-    std::fprintf(stderr, "custos: %s\n", k.error().message.c_str());
-    return 1;
+    return failed(k.error());
   }
   std::fprintf(stderr, "key %s stays valid until %s UTC\n", key_id.c_str(),
                format_time(now + *g).c_str());
@@ -192,8 +195,7 @@ int cmd_keys_revoke(const std::string& config_path, const std::string& key_id) {
   }
   Result<void> r = ks->revoke(key_id, Clock::now());
   if (!r) {
-    std::fprintf(stderr, "custos: %s\n", r.error().message.c_str());
-    return 1;
+    return failed(r.error());
   }
   std::fprintf(stderr, "revoked %s; live sessions using it are closed by the gateway\n",
                key_id.c_str());
@@ -213,8 +215,7 @@ int cmd_identities_list(const std::string& config_path) {
   Result<std::vector<store::StoredKey>> keys = ks->list_keys("");
   Result<std::vector<store::IdentityActivity>> activity = ks->identity_activity(now);
   if (!keys || !activity) {
-    std::fprintf(stderr, "custos: %s\n", (!keys ? keys.error() : activity.error()).message.c_str());
-    return 1;
+    return failed(!keys ? keys.error() : activity.error());
   }
   std::vector<std::string> names;
   std::set<std::string> seen;
