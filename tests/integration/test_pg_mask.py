@@ -343,7 +343,7 @@ def test_large_result_masked_in_order(m, pg):
     rows = q(m, "select id, email, ssn, notes from big_m order by id")
     assert [r[0] for r in rows] == list(range(1, n + 1))
     for id_, email, ssn, notes in rows:
-        assert "@" not in email or email.startswith("*"), email
+        assert email == "****", email  # the email detector redacts the whole address
         assert ssn == "****", ssn  # valid SSNs (area 001-665): the us_ssn detector redacts them
         assert "4111 1111 1111 1111" not in notes and notes.endswith(f"order {id_}"), notes
     r = m.psql("-c", "copy big_m to stdout")
