@@ -70,9 +70,10 @@ asio::awaitable<UpstreamLogin> connect_and_login(
       co_return failed(LoginFailure::kUnreachable,
                        ec ? ec.message() : "target does not support TLS");
     }
-    bool verify = conn.tls.mode == config::UpstreamTlsMode::kVerifyFull;
-    auto ok = co_await stream.connect_tls(*tls, conn.address.host,
-                                          verify ? conn.address.host : std::string());
+    // Named, not a temporary inside the co_await: GCC 12 destroys such temporaries twice.
+    const std::string verify_host =
+        conn.tls.mode == config::UpstreamTlsMode::kVerifyFull ? conn.address.host : std::string();
+    auto ok = co_await stream.connect_tls(*tls, conn.address.host, verify_host);
     if (!ok) {
       co_return failed(LoginFailure::kUnreachable, ok.error().message);
     }
