@@ -67,6 +67,18 @@ for w in "${WORKLOADS[@]}"; do
   fi
   echo
 done
+# Runs of one workload in one round are back to back, so their ratio drifts less with the
+# machine's load than a ratio of medians; both are shown.
+echo
+echo "custos/pgbouncer per round (median):"
+for w in "${WORKLOADS[@]}"; do
+  set -- $w
+  read -ra bs <<<"${TPS["$1 $2 pgbouncer"]}"
+  read -ra cs <<<"${TPS["$1 $2 custos"]}"
+  rs=()
+  for i in "${!bs[@]}"; do rs+=("$(ratio "${cs[$i]}" "${bs[$i]}")"); done
+  printf '  %-14s %s  (%s)\n' "-$1 $2" "${rs[*]}" "$(median "${rs[@]}")"
+done
 
 # Large results: wall time of 1M rows through each target (median of REPS runs).
 REPS=${REPS:-3}

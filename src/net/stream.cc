@@ -98,6 +98,27 @@ std::error_code ssl_error(int ssl_err) {
   return asio::ssl::error::stream_truncated;
 }
 
+// The reason an SSL I/O call returned `r` <= 0. SSL_get_error() also reports errors that other
+// code on this thread left in OpenSSL's queue, so the queue is not cleared before every call
+// (that costs more than the call on the hot path): when the answer is an error, the call is
+// retried once with a clean queue and that answer counts. Retrying is harmless: a call that
+// failed for want of input consumed nothing, and a failed session keeps failing.
+template <class Op>
+int ssl_call(SSL* ssl, Op op, int* err) {
+  int r = op();
+  if (r == 1) {
+    *err = SSL_ERROR_NONE;
+    return r;
+  }
+  *err = SSL_get_error(ssl, r);
+  if (*err == SSL_ERROR_SSL || *err == SSL_ERROR_SYSCALL) {
+    ERR_clear_error();
+    r = op();
+    *err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, r);
+  }
+  return r;
+}
+
 bool would_block(const std::error_code& ec) {
   return ec == asio::error::would_block || ec == asio::error::try_again;
 }
@@ -224,16 +245,16 @@ asio::awaitable<IoResult> Stream::read_some(asio::mutable_buffer buf) {
         co_return IoResult{ec == asio::error::eof ? asio::ssl::error::stream_truncated : ec, 0};
       }
     }
-    ERR_clear_error();
     size_t got = 0;
-    int r = SSL_read_ex(t.ssl, buf.data(), buf.size(), &got);
+    int err = SSL_ERROR_NONE;
+    ssl_call(
+        t.ssl, [&] { return SSL_read_ex(t.ssl, buf.data(), buf.size(), &got); }, &err);
     if (!t.tx.empty()) {
       try_flush_tls();  // e.g. the reply to a KeyUpdate
     }
-    if (r == 1) {
+    if (err == SSL_ERROR_NONE) {
       co_return IoResult{{}, got};
     }
-    int err = SSL_get_error(t.ssl, r);
     if (err == SSL_ERROR_WANT_READ) {
       // OpenSSL took all of rx and holds at most part of a record: more must come first.
       need_input = true;
@@ -313,9 +334,11 @@ asio::awaitable<IoResult> Stream::write_all(asio::const_buffer buf) {
   while (done < n) {
     size_t chunk = std::min(n - done, kTlsWriteChunk);
     size_t put = 0;
-    ERR_clear_error();
-    if (SSL_write_ex(t.ssl, p + done, chunk, &put) != 1) {
-      co_return IoResult{ssl_error(SSL_get_error(t.ssl, 0)), done};
+    int err = SSL_ERROR_NONE;
+    ssl_call(
+        t.ssl, [&] { return SSL_write_ex(t.ssl, p + done, chunk, &put); }, &err);
+    if (err != SSL_ERROR_NONE) {
+      co_return IoResult{ssl_error(err), done};
     }
     done += put;
     if (std::error_code ec = co_await flush_tls(); ec) {
