@@ -295,13 +295,14 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
 }
 
 Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& terminate) {
-  const auto now = std::chrono::steady_clock::now();
+  // Read only where a statement starts (Bind, Parse and Describe need no time).
+  const auto now = [] { return std::chrono::steady_clock::now(); };
   if (skip_until_sync_) {
     // After a denied extended-protocol message everything up to Sync is dropped, as the target
     // itself would after an error; the error goes out before the Sync's ReadyForQuery.
     if (f.type == 'S') {
       skip_until_sync_ = false;
-      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, std::move(sync_inject_), {}, 0});
+      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now(), std::move(sync_inject_), {}, 0});
       sync_inject_.reset();
       core::append(out_up_, raw);
     } else if (f.type == 'X') {
@@ -359,7 +360,7 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
       }
       ++statements_;
       core::inc(core::metrics().statements_total);
-      Pending pending{Pending::Kind::kStatement, false, now, nullptr,
+      Pending pending{Pending::Kind::kStatement, false, now(), nullptr,
                       ps ? ps->max_rows : std::nullopt, 0, masker_ && ps ? ps->analysis : nullptr};
       if (masker_ && described_portal != exec->portal) {
         // Rows are masked from a plan made from their RowDescription, with the formats chosen
@@ -394,7 +395,7 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
       d.allowed = d.verdict.decision == policy::Decision::kAllow;
       d.decision_json = "{\"verdict\":" + policy::verdict_json(d.verdict) + "}";
       if (!d.allowed) {
-        return answer_denied_simple(text, d, now);
+        return answer_denied_simple(text, d, now());
       }
       record::Fields extra;
       extra.raw_json("decision", d.decision_json);
@@ -405,12 +406,12 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
       }
       ++statements_;
       core::inc(core::metrics().statements_total);
-      pending_.push_back(Pending{Pending::Kind::kStatement, true, now, nullptr, {}, 0});
-      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, nullptr, {}, 0});
+      pending_.push_back(Pending{Pending::Kind::kStatement, true, now(), nullptr, {}, 0});
+      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now(), nullptr, {}, 0});
       break;
     }
     case 'S':
-      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, nullptr, {}, 0});
+      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now(), nullptr, {}, 0});
       break;
     case 'C': {
       auto close = parse_close(f.payload);
