@@ -351,6 +351,11 @@ void append_quoted(std::string& out, std::string_view s) {
 std::string verdict_json(const Verdict& v) {
   std::string out;
   out.reserve(128);
+  append_verdict_json(out, v);
+  return out;
+}
+
+void append_verdict_json(std::string& out, const Verdict& v) {
   out += "{\"decision\":";
   append_quoted(out, decision_name(v.decision));
   out += ",\"policy\":";
@@ -370,7 +375,6 @@ std::string verdict_json(const Verdict& v) {
   out += ",\"reason\":";
   append_quoted(out, v.reason);
   out += '}';
-  return out;
 }
 
 }  // namespace custos::policy

@@ -83,5 +83,6 @@ std::string_view decision_name(Decision d);  // "allow", "deny", "hold"
 // Compact JSON for the recording's `decision` field.
 std::string facts_json(const sql::Command& cmd);
 std::string verdict_json(const Verdict& v);
+void append_verdict_json(std::string& out, const Verdict& v);
 
 }  // namespace custos::policy

@@ -163,6 +163,9 @@ void SessionRecorder::on_auth_failed(const AuthFailedEvent& e) {
 Result<void> SessionRecorder::on_statement(const StatementEvent& e, const Fields& extra) {
   scratch_.clear();
   scratch_.str("text", e.text).str("mode", to_string(e.mode)).str("prepared", e.prepared);
+  if (!e.decision_json.empty()) {
+    scratch_.raw_json("decision", e.decision_json);
+  }
   scratch_.append(extra);
   auto r = append_durable("statement", scratch_);
   if (r) {

@@ -56,6 +56,8 @@ struct StatementEvent {
   std::string_view text;
   StatementMode mode = StatementMode::kSimple;
   std::string_view prepared;  // prepared statement name, may be ""
+  // The policy decision as one JSON object, written as "decision" (empty = none).
+  std::string_view decision_json = {};
 };
 
 struct StatementResultEvent {

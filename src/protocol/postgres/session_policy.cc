@@ -35,7 +35,7 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
     d.decision_json = policy::verdict_json(d.verdict);
     return d;
   }
-  std::string facts = "[";
+  std::string facts;  // "[...]" of the statements not allowed; most statements need none
   for (const auto& cmd : analysis.statements) {
     const sql::Command* effective = &cmd;
     sql::Command resolved;
@@ -48,9 +48,7 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
     if (v.decision != policy::Decision::kAllow) {
       // Facts go into the evidence for refusals and holds; allowed statements carry only the
       // verdict (this path runs for every statement).
-      if (facts.size() > 1) {
-        facts += ',';
-      }
+      facts += facts.empty() ? '[' : ',';
       facts += policy::facts_json(*effective);
     }
     if (v.decision == policy::Decision::kDeny) {
@@ -81,11 +79,15 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
     d.verdict.policy = policy_->name;
     d.verdict.reason = "empty query";
   }
-  d.decision_json = "{\"verdict\":" + policy::verdict_json(d.verdict);
-  if (facts.size() > 1) {
-    d.decision_json += ",\"facts\":" + facts + "]";
+  d.decision_json.reserve(160 + facts.size());
+  d.decision_json = "{\"verdict\":";
+  policy::append_verdict_json(d.decision_json, d.verdict);
+  if (!facts.empty()) {
+    d.decision_json += ",\"facts\":";
+    d.decision_json += facts;
+    d.decision_json += ']';
   }
-  d.decision_json += "}";
+  d.decision_json += '}';
   return d;
 }
 
@@ -114,9 +116,9 @@ Result<void> Session::record_denial(std::string_view sql, record::StatementMode 
   core::inc(core::metrics().statements_refused_total);
   spdlog::info("session={} identity={} connection={} statement denied: {}", id_,
                principal_->identity, connection_->name, policy::denial_message(d.verdict));
-  record::Fields extra;
-  extra.raw_json("decision", d.decision_json);
-  if (auto r = recorder_->on_statement(record::StatementEvent{sql, mode, prepared}, extra); !r) {
+  if (auto r = recorder_->on_statement(
+          record::StatementEvent{sql, mode, prepared, d.decision_json});
+      !r) {
     return fail(ErrorCode::kRecording, r.error().message);
   }
   ++statements_;
@@ -161,10 +163,8 @@ Result<void> Session::on_query(const Frame& f, core::ByteView raw,
   if (!d.allowed) {
     return answer_denied_simple(q->sql, d, now);
   }
-  record::Fields extra;
-  extra.raw_json("decision", d.decision_json);
   if (auto r = recorder_->on_statement(
-          record::StatementEvent{q->sql, record::StatementMode::kSimple, ""}, extra);
+          record::StatementEvent{q->sql, record::StatementMode::kSimple, "", d.decision_json});
       !r) {
     return fail(ErrorCode::kRecording, r.error().message);
   }

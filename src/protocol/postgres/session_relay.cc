@@ -349,11 +349,8 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
           return fail(ErrorCode::kRecording, r.error().message);
         }
       } else {
-        record::Fields extra;
-        extra.raw_json("decision", ps->decision_json);
-        if (auto r = recorder_->on_statement(
-                record::StatementEvent{ps->sql, record::StatementMode::kExtended, stmt_name},
-                extra);
+        if (auto r = recorder_->on_statement(record::StatementEvent{
+                ps->sql, record::StatementMode::kExtended, stmt_name, ps->decision_json});
             !r) {
           return fail(ErrorCode::kRecording, r.error().message);
         }
@@ -397,10 +394,8 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
       if (!d.allowed) {
         return answer_denied_simple(text, d, now());
       }
-      record::Fields extra;
-      extra.raw_json("decision", d.decision_json);
       if (auto r = recorder_->on_statement(
-              record::StatementEvent{text, record::StatementMode::kSimple, ""}, extra);
+              record::StatementEvent{text, record::StatementMode::kSimple, "", d.decision_json});
           !r) {
         return fail(ErrorCode::kRecording, r.error().message);
       }
