@@ -12,7 +12,21 @@ constexpr std::string_view kBuiltinFunctions[] = {
 #include "sql/builtin_functions.inc"
 };
 
+// PostgreSQL 15's operator names: SELECT DISTINCT oprname FROM pg_operator WHERE oid < 16384,
+// in byte order (binary_search below).
+constexpr std::string_view kBuiltinOperators[] = {
+    "!!", "!~", "!~*", "!~~", "!~~*", "#", "##", "#-", "#>", "#>>", "%", "&", "&&", "&<", "&<|",
+    "&>", "*", "*<", "*<=", "*<>", "*=", "*>", "*>=", "+", "-", "->", "->>", "-|-", "/", "<",
+    "<->", "<<", "<<=", "<<|", "<=", "<>", "<@", "<^", "=", ">", ">=", ">>", ">>=", ">^", "?",
+    "?#", "?&", "?-", "?-|", "?|", "?||", "@", "@-@", "@>", "@?", "@@", "@@@", "^", "^@", "|",
+    "|&>", "|/", "|>>", "||", "||/", "~", "~*", "~<=~", "~<~", "~=", "~>=~", "~>~", "~~", "~~*",
+};
+
 }  // namespace
+
+bool is_builtin_operator_name(std::string_view op) {
+  return std::binary_search(std::begin(kBuiltinOperators), std::end(kBuiltinOperators), op);
+}
 
 bool is_builtin_function_name(std::string_view unqualified) {
   // The generated list is sorted by the server's collation; a linear-free lookup needs our own

@@ -22,5 +22,7 @@ std::string canonical_function_name(std::string_view name);
 
 bool is_dangerous_function_name(std::string_view unqualified);
 bool is_builtin_function_name(std::string_view unqualified);
+// PostgreSQL 15's operator names (pg_operator), e.g. "+", "->>", "@>".
+bool is_builtin_operator_name(std::string_view op);
 
 }  // namespace custos::sql

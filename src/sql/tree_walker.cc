@@ -475,6 +475,22 @@ class Walker {
     } else if (d == &pg_query__func_call__descriptor) {
       function(reinterpret_cast<const PgQuery__FuncCall*>(m));
       children(m);
+    } else if (d == &pg_query__a__expr__descriptor) {
+      const auto* e = reinterpret_cast<const PgQuery__AExpr*>(m);
+      if (e->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP ||
+          e->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY ||
+          e->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP_ALL) {
+        operator_call(e->name, e->n_name);
+      }
+      children(m);
+    } else if (d == &pg_query__sort_by__descriptor) {
+      const auto* b = reinterpret_cast<const PgQuery__SortBy*>(m);
+      operator_call(b->use_op, b->n_use_op);  // ORDER BY x USING op
+      children(m);
+    } else if (d == &pg_query__sub_link__descriptor) {
+      const auto* l = reinterpret_cast<const PgQuery__SubLink*>(m);
+      operator_call(l->oper_name, l->n_oper_name);  // x op ANY (SELECT ...)
+      children(m);
     } else if (d == &pg_query__a__const__descriptor) {
       // constants are not shape
     } else if (d == &pg_query__insert_stmt__descriptor) {
@@ -508,6 +524,11 @@ class Walker {
       dml(m, s->relation ? &s->relation->base : nullptr, s->with_clause);
     } else if (d == &pg_query__select_stmt__descriptor) {
       const auto* s = reinterpret_cast<const PgQuery__SelectStmt*>(m);
+      if (s->n_locking_clause > 0) {
+        // FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE: row locks that block writers (and
+        // mark the rows); PostgreSQL refuses them in a read-only transaction.
+        add_statement_kind(Kind::kLock);
+      }
       const bool saved = write_ctx_;
       write_ctx_ = false;
       with_scope(m, s->with_clause);
@@ -622,7 +643,114 @@ class Walker {
       add_kind(Kind::kListenNotify);
     } else if (bare == "set_config") {
       set_config(fc);
+    } else if (bare == "nextval" || bare == "setval") {
+      // Built-ins that write: a sequence is a relation, and advancing it is an update of it.
+      add_statement_kind(Kind::kUpdate);
+      add_unique(cmd_.tables_written, sequence_argument(fc));
+    } else if (const Kind k = builtin_write_kind(bare); k != Kind::kOther) {
+      add_statement_kind(k);
+      if (k == Kind::kUpdate || k == Kind::kDelete) {
+        add_unique(cmd_.tables_written, std::string("pg_catalog.pg_largeobject"));
+      }
     }
+  }
+
+  // Built-in functions (other than the sequence ones) that change data or take locks: what
+  // they do as a statement kind, or kOther for functions that only compute.
+  static Kind builtin_write_kind(std::string_view bare) {
+    static constexpr std::string_view kLargeObjectWriters[] = {
+        "lo_create", "lo_creat", "lo_from_bytea", "lo_put", "lowrite", "lo_truncate",
+        "lo_truncate64"};
+    for (std::string_view w : kLargeObjectWriters) {
+      if (bare == w) {
+        return Kind::kUpdate;
+      }
+    }
+    if (bare == "lo_unlink") {
+      return Kind::kDelete;
+    }
+    if (bare.starts_with("pg_advisory_") || bare.starts_with("pg_try_advisory_")) {
+      return Kind::kLock;  // session or transaction locks other sessions can wait on
+    }
+    if (bare == "brin_summarize_new_values" || bare == "brin_summarize_range" ||
+        bare == "brin_desummarize_range" || bare == "gin_clean_pending_list") {
+      return Kind::kMaintenance;
+    }
+    return Kind::kOther;
+  }
+
+  // The sequence named by nextval('name') / setval('name', ...): its regclass text folded as
+  // PostgreSQL folds it. A name that is not a string constant is unknown: "?" (which only a
+  // "*" table pattern matches).
+  std::string sequence_argument(const PgQuery__FuncCall* fc) {
+    const PgQuery__Node* arg = fc->n_args >= 1 ? fc->args[0] : nullptr;
+    while (arg != nullptr && arg->node_case == PG_QUERY__NODE__NODE_TYPE_CAST) {
+      arg = arg->type_cast->arg;  // 'seq'::regclass
+    }
+    if (arg == nullptr || arg->node_case != PG_QUERY__NODE__NODE_A_CONST ||
+        arg->a_const->val_case != PG_QUERY__A__CONST__VAL_SVAL ||
+        arg->a_const->sval->sval == nullptr) {
+      return "?";
+    }
+    result_.literal_sensitive = true;  // the facts depend on this literal
+    std::string out;
+    std::string_view text = arg->a_const->sval->sval;
+    while (!text.empty()) {
+      std::string part;
+      if (text.front() == '"') {
+        size_t i = 1;
+        for (; i < text.size(); ++i) {
+          if (text[i] == '"') {
+            if (i + 1 < text.size() && text[i + 1] == '"') {
+              part += '"';
+              ++i;
+              continue;
+            }
+            break;
+          }
+          part += text[i];
+        }
+        text.remove_prefix(std::min(text.size(), i + 1));
+      } else {
+        size_t dot = text.find('.');
+        part = lower_ascii(std::string(text.substr(0, dot)));
+        text.remove_prefix(dot == std::string_view::npos ? text.size() : dot);
+      }
+      out += out.empty() ? "" : ".";
+      out += part;
+      if (!text.empty() && text.front() == '.') {
+        text.remove_prefix(1);
+      } else if (!text.empty()) {
+        return "?";  // not a plain (qualified) name
+      }
+    }
+    return out.empty() ? "?" : out;
+  }
+
+  // An operator runs the function behind it. PostgreSQL 15's own operators are known by name;
+  // any other name, or one qualified with a schema other than pg_catalog, is user code: `call`,
+  // recorded among the functions as "operator(name)".
+  void operator_call(PgQuery__Node* const* parts, size_t n) {
+    std::string schema;
+    std::string op;
+    for (size_t i = 0; i < n; ++i) {
+      const PgQuery__Node* p = parts[i];
+      if (p->node_case != PG_QUERY__NODE__NODE_STRING || p->string->sval == nullptr) {
+        continue;
+      }
+      if (!op.empty()) {
+        schema = schema.empty() ? op : schema + "." + op;
+      }
+      op = p->string->sval;
+    }
+    if (op.empty()) {
+      return;
+    }
+    if ((schema.empty() || schema == "pg_catalog") && is_builtin_operator_name(op)) {
+      return;
+    }
+    add_unique(cmd_.functions, "operator(" + (schema.empty() ? op : schema + "." + op) + ")");
+    add_kind(Kind::kCall);
   }
 
   void set_config(const PgQuery__FuncCall* fc) {
