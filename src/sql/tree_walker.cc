@@ -3,6 +3,7 @@
 #include <pg_query/pg_query.pb-c.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -330,6 +331,59 @@ class Walker {
     }
     add_statement_kind(Kind::kSet);
     note_setting(name);
+    if (name == "search_path") {
+      result_.literal_sensitive = true;  // SET search_path = 'a', 'b' names schemas in literals
+      std::vector<std::string> schemas;
+      for (size_t i = 0; i < v->n_args; ++i) {
+        const PgQuery__Node* a = v->args[i];
+        if (a->node_case == PG_QUERY__NODE__NODE_A_CONST &&
+            a->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL && a->a_const->sval->sval) {
+          schemas.emplace_back(a->a_const->sval->sval);
+        }
+      }
+      note_search_path(schemas);
+    }
+  }
+
+  // pg_catalog is searched first unless search_path names it; named after another schema, an
+  // unqualified built-in name (now(), =) may then resolve to that schema's function: what later
+  // statements call is no longer what custos sees. Not a plain `set`.
+  void note_search_path(const std::vector<std::string>& schemas) {
+    for (size_t i = 1; i < schemas.size(); ++i) {
+      if (schemas[i] == "pg_catalog") {
+        add_kind(Kind::kOther);
+        return;
+      }
+    }
+  }
+
+  // set_config('search_path', 'a, "B", pg_catalog', ...): the value as PostgreSQL splits it.
+  void note_search_path_text(const PgQuery__FuncCall* fc) {
+    const PgQuery__Node* a = fc->n_args >= 2 ? fc->args[1] : nullptr;
+    if (a == nullptr || a->node_case != PG_QUERY__NODE__NODE_A_CONST ||
+        a->a_const->val_case != PG_QUERY__A__CONST__VAL_SVAL || !a->a_const->sval->sval) {
+      add_kind(Kind::kOther);  // computed value: could be anything
+      return;
+    }
+    std::vector<std::string> schemas;
+    std::string_view text = a->a_const->sval->sval;
+    while (!text.empty()) {
+      size_t comma = text.find(',');
+      std::string_view item = text.substr(0, comma);
+      text.remove_prefix(comma == std::string_view::npos ? text.size() : comma + 1);
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) {
+        item.remove_prefix(1);
+      }
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) {
+        item.remove_suffix(1);
+      }
+      if (item.size() >= 2 && item.front() == '"' && item.back() == '"') {
+        schemas.emplace_back(item.substr(1, item.size() - 2));
+      } else {
+        schemas.push_back(lower_ascii(item));
+      }
+    }
+    note_search_path(schemas);
   }
 
   // Settings that change how the server reads the text custos already analyzed: never plain `set`.
@@ -771,6 +825,9 @@ class Walker {
     } else {
       add_kind(Kind::kSet);
       note_setting(name);
+      if (name == "search_path") {
+        note_search_path_text(fc);
+      }
     }
   }
 
