@@ -98,7 +98,9 @@ int cmd_policy_test(const std::string& config_path, const std::string& identity,
   bool denied = false;
   std::string first_denial;
   size_t i = 0;
-  for (const sql::Command& cmd : analysis->statements) {
+  sql::ExecuteResolver executes;  // no session: only PREPAREs earlier in this text are known
+  for (const sql::Command& stmt : analysis->statements) {
+    const sql::Command& cmd = executes.effective(stmt);
     const policy::Verdict v = policy::evaluate(*pol, cmd);
     std::string kinds;
     for (sql::Kind k : cmd.kinds) {

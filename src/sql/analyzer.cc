@@ -194,6 +194,32 @@ std::shared_ptr<const Analysis> Analyzer::analyze(std::string_view sql) {
   return a;
 }
 
+const Command& ExecuteResolver::effective(const Command& cmd) {
+  const Command* out = &cmd;
+  if (cmd.has_kind(Kind::kExecute)) {
+    const Command* prepared = nullptr;
+    if (auto l = local_.find(cmd.prepared_name); l != local_.end()) {
+      prepared = l->second;
+    } else if (session_ != nullptr && !all_deallocated_) {
+      auto s = session_->find(cmd.prepared_name);
+      prepared = s == session_->end() ? nullptr : &s->second;
+    }
+    resolved_ = resolve_execute(cmd, prepared);
+    out = &resolved_;
+  }
+  if (cmd.has_kind(Kind::kPrepare) && !cmd.prepared_name.empty()) {
+    local_[cmd.prepared_name] = &cmd;
+  } else if (cmd.has_kind(Kind::kDeallocate)) {
+    if (cmd.prepared_name.empty()) {
+      local_.clear();
+      all_deallocated_ = true;
+    } else {
+      local_[cmd.prepared_name] = nullptr;
+    }
+  }
+  return *out;
+}
+
 Command resolve_execute(const Command& exec, const Command* prepared) {
   Command out = exec;
   if (prepared == nullptr) {

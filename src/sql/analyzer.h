@@ -72,4 +72,22 @@ Analysis analyze_uncached(std::string_view sql, bool* shape_cacheable = nullptr)
 // statement; the result keeps unresolved_execute = true and policy denies it.
 Command resolve_execute(const Command& exec, const Command* prepared);
 
+// The statements of one input as they will run, in order: an EXECUTE is resolved against a
+// PREPARE earlier in the same input (PREPARE p AS ...; EXECUTE p), else against `session` (the
+// prepared statements the session already has; may be null); a DEALLOCATE earlier in the input
+// makes its names unknown again.
+class ExecuteResolver {
+ public:
+  explicit ExecuteResolver(const std::unordered_map<std::string, Command>* session = nullptr)
+      : session_(session) {}
+  // `cmd` itself, or for an EXECUTE the merged command (valid until the next call).
+  const Command& effective(const Command& cmd);
+
+ private:
+  const std::unordered_map<std::string, Command>* session_;
+  std::unordered_map<std::string, const Command*> local_;  // nullptr: deallocated in this input
+  bool all_deallocated_ = false;
+  Command resolved_;
+};
+
 }  // namespace custos::sql

@@ -87,6 +87,11 @@ def test_cte_delete_hidden_in_select_denied(gw, pg):
     "copy pol_items to program 'cat'",
     "/* comment */ DeLeTe /* nested /* x */ */ FROM pol_items",
     "create table pol_ctas as select * from pol_items",
+    "select * from pol_items where id = 1 for update",
+    "select nextval('pol_items_seq')",
+    "select pg_advisory_lock(42)",
+    "select 1 operator(public.=) 1",
+    "set search_path = public, pg_catalog",
 ])
 def test_bypass_attempts_denied(gw, pg, sql):
     r = gw.psql("-c", sql)
@@ -104,6 +109,15 @@ def test_keywords_in_strings_and_comments_do_not_deny(gw, sql, expected):
     r = gw.psql("-c", sql)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == expected
+
+
+def test_execute_of_a_prepare_in_the_same_query_is_judged_by_what_it_runs(gw, pg):
+    r = gw.psql("-c", "prepare pq as select count(*) from pol_items; execute pq")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["PREPARE", "10"]
+    r = gw.psql("-c", "prepare pd as delete from pol_items where id = 1; execute pd")
+    assert r.returncode != 0
+    assert count(pg) == 10
 
 
 def test_allowed_write_with_where(gw, pg):

@@ -52,8 +52,9 @@ Outcome run_string(sql::Analyzer& analyzer, const config::Policy& p, const std::
   }
   Outcome out;
   out.verdict.decision = policy::Decision::kAllow;
+  sql::ExecuteResolver executes;
   for (const sql::Command& c : a->statements) {
-    policy::Verdict v = policy::evaluate(p, c);
+    policy::Verdict v = policy::evaluate(p, executes.effective(c));
     out.verdict = v;
     if (v.decision != policy::Decision::kAllow) {
       return out;

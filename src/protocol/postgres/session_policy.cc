@@ -36,14 +36,9 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
     return d;
   }
   std::string facts;  // "[...]" of the statements not allowed; most statements need none
+  sql::ExecuteResolver executes(&sql_prepared_);
   for (const auto& cmd : analysis.statements) {
-    const sql::Command* effective = &cmd;
-    sql::Command resolved;
-    if (cmd.has_kind(sql::Kind::kExecute)) {
-      auto it = sql_prepared_.find(cmd.prepared_name);
-      resolved = sql::resolve_execute(cmd, it == sql_prepared_.end() ? nullptr : &it->second);
-      effective = &resolved;
-    }
+    const sql::Command* effective = &executes.effective(cmd);
     auto v = policy::evaluate(*policy_, *effective);
     if (v.decision != policy::Decision::kAllow) {
       // Facts go into the evidence for refusals and holds; allowed statements carry only the
