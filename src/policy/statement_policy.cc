@@ -348,12 +348,7 @@ void append_quoted(std::string& out, std::string_view s) {
 
 }  // namespace
 
-std::string verdict_json(const Verdict& v) {
-  std::string out;
-  out.reserve(128);
-  append_verdict_json(out, v);
-  return out;
-}
+namespace {
 
 void append_verdict_json(std::string& out, const Verdict& v) {
   out += "{\"decision\":";
@@ -375,6 +370,29 @@ void append_verdict_json(std::string& out, const Verdict& v) {
   out += ",\"reason\":";
   append_quoted(out, v.reason);
   out += '}';
+}
+
+}  // namespace
+
+std::string verdict_json(const Verdict& v) {
+  std::string out;
+  out.reserve(128);
+  append_verdict_json(out, v);
+  return out;
+}
+
+std::string decision_json(const Verdict& v, std::string_view facts) {
+  std::string out;
+  out.reserve(160 + facts.size());
+  out = "{\"verdict\":";
+  append_verdict_json(out, v);
+  if (!facts.empty()) {
+    out += ",\"facts\":[";
+    out += facts;
+    out += ']';
+  }
+  out += '}';
+  return out;
 }
 
 }  // namespace custos::policy

@@ -83,6 +83,8 @@ std::string_view decision_name(Decision d);  // "allow", "deny", "hold"
 // Compact JSON for the recording's `decision` field.
 std::string facts_json(const sql::Command& cmd);
 std::string verdict_json(const Verdict& v);
-void append_verdict_json(std::string& out, const Verdict& v);
+// The recording's "decision" object: {"verdict":{...}}, plus "facts":[<facts>] when `facts` (the
+// comma-separated facts_json of the statements not allowed) is not empty.
+std::string decision_json(const Verdict& v, std::string_view facts = {});
 
 }  // namespace custos::policy

@@ -170,6 +170,8 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   // Writes through the one-writer gate; false when the client is gone.
   asio::awaitable<bool> write_to_client(const std::vector<asio::const_buffer>& bufs);
   Result<void> on_parse(const Frame& f, core::ByteView raw);
+  // Records a statement that goes to the target (before it is forwarded) and counts it.
+  Result<void> record_forwarded(const record::StatementEvent& e);
   Result<void> record_denial(std::string_view sql, record::StatementMode mode,
                              std::string_view prepared, const StatementDecision& d);
   // A refused simple Query or FunctionCall: records the denial, sends the target an empty query

@@ -35,7 +35,7 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
     d.decision_json = policy::verdict_json(d.verdict);
     return d;
   }
-  std::string facts;  // "[...]" of the statements not allowed; most statements need none
+  std::string facts;  // facts of the statements not allowed; most statements need none
   sql::ExecuteResolver executes(&sql_prepared_);
   for (const auto& cmd : analysis.statements) {
     const sql::Command* effective = &executes.effective(cmd);
@@ -43,7 +43,9 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
     if (v.decision != policy::Decision::kAllow) {
       // Facts go into the evidence for refusals and holds; allowed statements carry only the
       // verdict (this path runs for every statement).
-      facts += facts.empty() ? '[' : ',';
+      if (!facts.empty()) {
+        facts += ',';
+      }
       facts += policy::facts_json(*effective);
     }
     if (v.decision == policy::Decision::kDeny) {
@@ -74,15 +76,7 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
     d.verdict.policy = policy_->name;
     d.verdict.reason = "empty query";
   }
-  d.decision_json.reserve(160 + facts.size());
-  d.decision_json = "{\"verdict\":";
-  policy::append_verdict_json(d.decision_json, d.verdict);
-  if (!facts.empty()) {
-    d.decision_json += ",\"facts\":";
-    d.decision_json += facts;
-    d.decision_json += ']';
-  }
-  d.decision_json += '}';
+  d.decision_json = policy::decision_json(d.verdict, facts);
   return d;
 }
 
@@ -122,6 +116,15 @@ Result<void> Session::record_denial(std::string_view sql, record::StatementMode 
   return {};
 }
 
+Result<void> Session::record_forwarded(const record::StatementEvent& e) {
+  if (auto r = recorder_->on_statement(e); !r) {
+    return fail(ErrorCode::kRecording, r.error().message);
+  }
+  ++statements_;
+  core::inc(core::metrics().statements_total);
+  return {};
+}
+
 Result<void> Session::answer_denied_simple(std::string_view text, const StatementDecision& d,
                                           std::chrono::steady_clock::time_point now) {
   if (auto r = record_denial(text, record::StatementMode::kSimple, "", d); !r) {
@@ -158,14 +161,12 @@ Result<void> Session::on_query(const Frame& f, core::ByteView raw,
   if (!d.allowed) {
     return answer_denied_simple(q->sql, d, now);
   }
-  if (auto r = recorder_->on_statement(
+  if (auto r = record_forwarded(
           record::StatementEvent{q->sql, record::StatementMode::kSimple, "", d.decision_json});
       !r) {
-    return fail(ErrorCode::kRecording, r.error().message);
+    return r;
   }
   remember_sql_prepares(*analysis);
-  ++statements_;
-  core::inc(core::metrics().statements_total);
   pending_.push_back(Pending{Pending::Kind::kStatement, true, now, nullptr, d.max_rows, 0,
                              masker_ ? analysis : nullptr});
   pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, nullptr, {}, 0});
@@ -439,7 +440,7 @@ asio::awaitable<bool> Session::hold_for_approval(StatementDecision& d, std::stri
   } else {
     d.verdict.message = "denied by approver" + (o.reason.empty() ? std::string() : ": " + o.reason);
   }
-  d.decision_json = "{\"verdict\":" + policy::verdict_json(d.verdict) + "}";
+  d.decision_json = policy::decision_json(d.verdict);
   co_return true;
 }
 

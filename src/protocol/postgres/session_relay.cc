@@ -339,24 +339,15 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
       if (ps && ps->held && !execute_approved_) {
         return fail(ErrorCode::kDenied, "held statement executed without approval");
       }
-      if (!ps) {
-        // A portal custos never saw bound (or a statement it never saw parsed): the target will
-        // answer with its own error; it runs nothing custos has not judged.
-        std::string_view text = "<unknown portal>";
-        if (auto r = recorder_->on_statement(
-                record::StatementEvent{text, record::StatementMode::kExtended, stmt_name});
-            !r) {
-          return fail(ErrorCode::kRecording, r.error().message);
-        }
-      } else {
-        if (auto r = recorder_->on_statement(record::StatementEvent{
-                ps->sql, record::StatementMode::kExtended, stmt_name, ps->decision_json});
-            !r) {
-          return fail(ErrorCode::kRecording, r.error().message);
-        }
+      // A portal custos never saw bound (or a statement it never saw parsed): the target will
+      // answer with its own error; it runs nothing custos has not judged.
+      const std::string_view text = ps ? std::string_view(ps->sql) : "<unknown portal>";
+      const std::string_view decision = ps ? std::string_view(ps->decision_json) : "";
+      if (auto r = record_forwarded(
+              record::StatementEvent{text, record::StatementMode::kExtended, stmt_name, decision});
+          !r) {
+        return r;
       }
-      ++statements_;
-      core::inc(core::metrics().statements_total);
       Pending pending{Pending::Kind::kStatement, false, now(), nullptr,
                       ps ? ps->max_rows : std::nullopt, 0, masker_ && ps ? ps->analysis : nullptr};
       if (masker_ && described_portal != exec->portal) {
@@ -390,17 +381,15 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
       StatementDecision d;
       d.verdict = policy::evaluate(*policy_, cmd);
       d.allowed = d.verdict.decision == policy::Decision::kAllow;
-      d.decision_json = "{\"verdict\":" + policy::verdict_json(d.verdict) + "}";
+      d.decision_json = policy::decision_json(d.verdict);
       if (!d.allowed) {
         return answer_denied_simple(text, d, now());
       }
-      if (auto r = recorder_->on_statement(
+      if (auto r = record_forwarded(
               record::StatementEvent{text, record::StatementMode::kSimple, "", d.decision_json});
           !r) {
-        return fail(ErrorCode::kRecording, r.error().message);
+        return r;
       }
-      ++statements_;
-      core::inc(core::metrics().statements_total);
       pending_.push_back(Pending{Pending::Kind::kStatement, true, now(), nullptr, {}, 0});
       pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now(), nullptr, {}, 0});
       break;
