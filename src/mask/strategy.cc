@@ -232,9 +232,13 @@ void HmacSha256::mac(std::string_view msg, uint8_t out[32]) const {
   }
 }
 
+StrategyKeys::StrategyKeys() : hmac_(std::make_shared<const HmacSha256>(std::array<uint8_t, 32>{})) {}
+
 StrategyKeys::StrategyKeys(std::string_view mask_key) : present_(true) {
-  hmac_sha256(mask_key, "custos mask hmac v1", hmac_.data());
-  hmac_state_ = std::make_shared<const HmacSha256>(hmac_);
+  std::array<uint8_t, 32> k_h;
+  hmac_sha256(mask_key, "custos mask hmac v1", k_h.data());
+  hmac_ = std::make_shared<const HmacSha256>(k_h);
+  sodium_memzero(k_h.data(), k_h.size());
   uint8_t f[32];
   hmac_sha256(mask_key, "custos mask fpe v1", f);
   std::copy(f, f + 16, fpe_.begin());
@@ -242,7 +246,6 @@ StrategyKeys::StrategyKeys(std::string_view mask_key) : present_(true) {
 }
 
 StrategyKeys::~StrategyKeys() {
-  sodium_memzero(hmac_.data(), hmac_.size());
   sodium_memzero(fpe_.data(), fpe_.size());
 }
 
@@ -282,13 +285,7 @@ void mask_partial_into(std::string_view value, uint32_t keep_last, std::string& 
 
 void mask_hmac_into(const StrategyKeys& keys, std::string_view value, std::string& out) {
   uint8_t mac[32];
-  if (keys.hmac() != nullptr) {
-    keys.hmac()->mac(value, mac);
-  } else {
-    hmac_sha256(std::string_view(reinterpret_cast<const char*>(keys.hmac_key().data()),
-                                 keys.hmac_key().size()),
-                value, mac);
-  }
+  keys.hmac().mac(value, mac);
   static constexpr char kHex[] = "0123456789abcdef";
   out.append("hmac:");
   for (int i = 0; i < 8; ++i) {

@@ -48,21 +48,20 @@ class HmacSha256 {
 
 class StrategyKeys {
  public:
-  StrategyKeys() = default;
+  // No mask key: all-zero keys (the config loader refuses hmac and fpe without one).
+  StrategyKeys();
   explicit StrategyKeys(std::string_view mask_key);
   StrategyKeys(const StrategyKeys&) = default;
   StrategyKeys& operator=(const StrategyKeys&) = default;
   ~StrategyKeys();
 
   bool present() const { return present_; }
-  const std::array<uint8_t, 32>& hmac_key() const { return hmac_; }
   const std::array<uint8_t, 16>& fpe_key() const { return fpe_; }
-  // k_h, pre-keyed (null when no key is present).
-  const HmacSha256* hmac() const { return hmac_state_.get(); }
+  // HMAC under k_h, pre-keyed.
+  const HmacSha256& hmac() const { return *hmac_; }
 
  private:
-  std::array<uint8_t, 32> hmac_{};
-  std::shared_ptr<const HmacSha256> hmac_state_;
+  std::shared_ptr<const HmacSha256> hmac_;
   std::array<uint8_t, 16> fpe_{};
   bool present_ = false;
 };

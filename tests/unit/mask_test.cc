@@ -667,6 +667,16 @@ TEST(Strategies, HmacIsStableAndKeyed) {
   EXPECT_EQ(o1, mask_hmac(a, "x@y.io"));
 }
 
+TEST(Strategies, HmacTokensAreRfc2104UnderTheDerivedKey) {
+  // Tokens stay comparable across versions and with other tools: "hmac:" + the first 8 bytes of
+  // HMAC-SHA256(k_h, value), k_h = HMAC-SHA256(mask_key, "custos mask hmac v1"). Expected
+  // values computed with Python's hmac module.
+  const StrategyKeys k(kTestKey);
+  EXPECT_EQ(mask_hmac(k, "4111111111111111"), "hmac:939d6fc058f0111e");
+  EXPECT_EQ(mask_hmac(k, ""), "hmac:3939e04078086ceb");
+  EXPECT_EQ(mask_hmac(k, std::string(200, 'x')), "hmac:1ce92ee0414cb745");  // several blocks
+}
+
 TEST(Strategies, FpeKeepsFormatIsDeterministicAndKeyed) {
   const StrategyKeys k(kTestKey);
   const StrategyKeys other("another-key");
