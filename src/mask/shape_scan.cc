@@ -281,21 +281,20 @@ uint32_t scan_shapes(std::string_view t, size_t readable) {
       break;
     }
   }
-  if (colons >= 4 && !(found & bit(Shape::kIpv6))) {
-    for (size_t p = t.find(':'); p != std::string_view::npos; p = t.find(':', p + 1)) {
+  // The shape starting at some occurrence of `trigger`, checked occurrence by occurrence.
+  const auto any_at = [t](char trigger) {
+    for (size_t p = t.find(trigger); p != std::string_view::npos; p = t.find(trigger, p + 1)) {
       if (on_trigger(t, p) != 0) {
-        found |= bit(Shape::kIpv6);
-        break;
+        return true;
       }
     }
+    return false;
+  };
+  if (colons >= 4 && !(found & bit(Shape::kIpv6)) && any_at(':')) {
+    found |= bit(Shape::kIpv6);
   }
-  if (at) {
-    for (size_t p = t.find('@'); p != std::string_view::npos; p = t.find('@', p + 1)) {
-      if (on_trigger(t, p) != 0) {
-        found |= bit(Shape::kEmail);
-        break;
-      }
-    }
+  if (at && any_at('@')) {
+    found |= bit(Shape::kEmail);
   }
   if (t.size() >= 40 && has_base64_run40(t)) {
     found |= bit(Shape::kBase64Run40);
