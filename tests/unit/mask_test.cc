@@ -20,6 +20,7 @@
 #include "mask/row_rewriter.h"
 #include "mask/shape_scan.h"
 #include "mask/strategy.h"
+#include "protocol/postgres/row_batch_masker.h"
 
 namespace custos::mask {
 namespace {
@@ -398,6 +399,83 @@ TEST(RewriteDataRow, MasksCellsAndRewritesLengths) {
   EXPECT_EQ(counts.by_detector.at("column"), 2u);
   EXPECT_EQ(counts.by_rule.at("mask[2]"), 1u);
   EXPECT_THAT(counts.to_json(), HasSubstr("\"total\":3"));
+}
+
+// A batch of whole DataRow frames: row i has id i; every third row carries a card number.
+struct RowBatch {
+  core::Bytes buffer;
+  std::vector<postgres::RowBatchMasker::Row> rows;
+  void add(const core::Bytes& payload) {
+    rows.push_back({buffer.size(), payload.size() + 5});
+    buffer.push_back('D');
+    core::append_be32(buffer, static_cast<uint32_t>(payload.size() + 4));
+    core::append(buffer, core::ByteView(payload));
+  }
+};
+
+TEST(RowBatchMasker, PiecesOnWorkersKeepRowOrderAndMaskEveryRow) {
+  auto m = compile_or_die({detect_rule({"credit_card"}, Strategy::kRedact)});
+  MaskPlan plan = m->plan({src("public", "c", "id", "id"), src("public", "c", "note", "note")});
+  RowBatch batch;
+  const size_t n = 5 * postgres::RowBatchMasker::kPieceRows + 7;  // six pieces
+  for (size_t i = 0; i < n; ++i) {
+    batch.add(data_row({std::to_string(i), i % 3 == 0 ? "card 4111 1111 1111 1111" : "none"}));
+  }
+  core::WorkerPool workers(2);
+  postgres::RowBatchMasker masker;
+  for (int round = 0; round < 2; ++round) {  // pieces are reused across batches
+    core::Bytes out;
+    MaskCounts counts;
+    auto failure = masker.mask(plan, false, batch.buffer, batch.rows, &workers, out, counts);
+    ASSERT_FALSE(failure) << failure->error;
+    size_t pos = 0;
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_LT(pos, out.size());
+      const size_t size = 1 + core::load_be32(out.data() + pos + 1);
+      auto cells = parse_frame(core::Bytes(out.begin() + pos, out.begin() + pos + size));
+      ASSERT_EQ(cells.size(), 2u);
+      EXPECT_EQ(cells[0], std::to_string(i));
+      EXPECT_EQ(cells[1], i % 3 == 0 ? "card ****" : "none");
+      pos += size;
+    }
+    EXPECT_EQ(pos, out.size());
+    EXPECT_EQ(counts.total, (n + 2) / 3);
+  }
+}
+
+TEST(RowBatchMasker, StopsAtTheFirstRowThatCannotBeMasked) {
+  auto m = compile_or_die({columns_rule({"note"}, Strategy::kRedact)});
+  MaskPlan plan = m->plan({src("public", "c", "note", "note")});
+  RowBatch batch;
+  const size_t bad = postgres::RowBatchMasker::kPieceRows + 3;  // in the second piece
+  for (size_t i = 0; i < 3 * postgres::RowBatchMasker::kPieceRows; ++i) {
+    core::Bytes payload = data_row({"secret"});
+    if (i == bad) {
+      payload.resize(payload.size() - 2);  // the value runs past the row
+    }
+    batch.add(payload);
+  }
+  core::WorkerPool workers(1);
+  postgres::RowBatchMasker masker;
+  core::Bytes out;
+  MaskCounts counts;
+  auto failure = masker.mask(plan, false, batch.buffer, batch.rows, &workers, out, counts);
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->row, bad);
+  EXPECT_FALSE(failure->copy);
+  EXPECT_THAT(failure->error, HasSubstr("truncated"));
+  // Exactly the rows before it went out, each masked; nothing of it or after it.
+  const core::Bytes one = [&] {
+    core::Bytes f;
+    MaskCounts c;
+    EXPECT_TRUE(*rewrite_data_row(plan, data_row({"secret"}), f, c));
+    return f;
+  }();
+  ASSERT_EQ(out.size(), bad * one.size());
+  for (size_t i = 0; i < bad; ++i) {
+    EXPECT_TRUE(std::equal(one.begin(), one.end(), out.begin() + i * one.size())) << i;
+  }
+  EXPECT_EQ(counts.total, bad);
 }
 
 TEST(RewriteDataRow, UnchangedRowReturnsFalseAndAppendsNothing) {

@@ -24,6 +24,7 @@
 #include "protocol/postgres/cancel_registry.h"
 #include "protocol/postgres/codec.h"
 #include "protocol/postgres/column_catalog.h"
+#include "protocol/postgres/row_batch_masker.h"
 #include "mask/masker.h"
 #include "mask/row_rewriter.h"
 #include "record/session_recorder.h"
@@ -208,22 +209,11 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   // (nothing: withheld); false when it is forwarded unchanged.
   bool mask_frame(const Frame& f, core::Bytes& out);
   // Consecutive DataRow/CopyData frames of one read that the plan masks, masked together by
-  // mask_rows(): a large batch is split with the worker pool, so one big result can use a
-  // second core. Offsets are into the read buffer.
-  struct BatchedRow {
-    size_t offset = 0;
-    size_t wire_size = 0;
-  };
+  // mask_rows() (RowBatchMasker: a large batch also uses the worker pool).
   bool batches_row(const Frame& f) const;
-  void mask_rows(core::ByteView readable, const std::vector<BatchedRow>& rows, core::Bytes& out);
-  std::vector<BatchedRow> row_batch_;
-  struct Piece {  // a run of a batch's rows, masked by whichever thread claims it
-    core::Bytes out;
-    mask::MaskCounts counts;
-    size_t failed_at = SIZE_MAX;
-    std::string error;
-  };
-  std::vector<Piece> pieces_;
+  void mask_rows(core::ByteView readable, core::Bytes& out);
+  std::vector<RowBatchMasker::Row> row_batch_;
+  RowBatchMasker row_masker_;
   // One writer to the client at a time: the relay and a held statement's notice share the
   // stream. Waiters park on client_idle_, a timer used as a condition: notify_client_idle()
   // cancels it when a write ends, the target has answered everything, or the relay stops.

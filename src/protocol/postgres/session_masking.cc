@@ -195,69 +195,14 @@ bool Session::batches_row(const Frame& f) const {
          (f.type == 'D' || (f.type == 'd' && copy_masking_));
 }
 
-namespace {
-
-// A batch is masked in pieces of this many rows, claimed by the session's thread and any idle
-// worker; below two pieces it is all done on the session's thread.
-constexpr size_t kPieceRows = 48;
-constexpr size_t kFrameHeader = 5;  // type byte and length
-
-}  // namespace
-
-void Session::mask_rows(core::ByteView readable, const std::vector<BatchedRow>& rows,
-                        core::Bytes& out) {
-  const mask::MaskPlan& plan = *plan_;
-  const bool csv = copy_csv_;
-  const size_t pieces = (rows.size() + kPieceRows - 1) / kPieceRows;
-  if (pieces_.size() < pieces) {
-    pieces_.resize(pieces);
-  }
-  // Masks the rows of one piece, in order, into its own buffer; a row that needs no change is
-  // copied as it came. Stops at the first row that cannot be masked.
-  const auto mask_piece = [&](size_t p) {
-    Piece& piece = pieces_[p];
-    piece.out.clear();
-    piece.counts = mask::MaskCounts{};
-    piece.failed_at = SIZE_MAX;
-    const size_t end = std::min(rows.size(), (p + 1) * kPieceRows);
-    for (size_t i = p * kPieceRows; i < end; ++i) {
-      const core::ByteView raw = readable.subspan(rows[i].offset, rows[i].wire_size);
-      const core::ByteView payload = raw.subspan(kFrameHeader);
-      auto changed = raw[0] == 'D' ? mask::rewrite_data_row(plan, payload, piece.out, piece.counts)
-                                   : mask::rewrite_copy_data(plan, csv, csv ? ',' : '\t', payload,
-                                                             piece.out, piece.counts);
-      if (!changed) {
-        piece.failed_at = i;
-        piece.error = changed.error().message;
-        return;
-      }
-      if (!*changed) {
-        core::append(piece.out, raw);
-      }
-    }
-  };
-  if (services_.workers) {
-    services_.workers->parallel_for(pieces, mask_piece);
-  } else {
-    for (size_t p = 0; p < pieces; ++p) {
-      mask_piece(p);
-    }
-  }
-  for (size_t p = 0; p < pieces; ++p) {
-    Piece& piece = pieces_[p];
-    core::append(out, core::ByteView(piece.out));
-    mask_counts_.merge(piece.counts);
-    if (piece.out.capacity() > (size_t{1} << 20)) {
-      core::Bytes().swap(piece.out);  // one huge row must not stay resident
-    }
-    if (piece.failed_at != SIZE_MAX) {
-      // Rows before it went out; it and everything after are withheld.
-      spdlog::warn("session={} masking: a row could not be masked: {}", id_, piece.error);
-      plan_error_ = readable[rows[piece.failed_at].offset] == 'd'
-                        ? "custos: COPY data withheld: a row could not be masked"
-                        : "custos: result withheld: a row could not be masked";
-      break;
-    }
+void Session::mask_rows(core::ByteView readable, core::Bytes& out) {
+  auto failure = row_masker_.mask(*plan_, copy_csv_, readable, row_batch_, services_.workers.get(),
+                                  out, mask_counts_);
+  if (failure) {
+    // Rows before it went out; it and everything after are withheld.
+    spdlog::warn("session={} masking: a row could not be masked: {}", id_, failure->error);
+    plan_error_ = failure->copy ? "custos: COPY data withheld: a row could not be masked"
+                                : "custos: result withheld: a row could not be masked";
   }
 }
 

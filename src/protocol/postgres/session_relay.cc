@@ -457,7 +457,7 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
     auto flush_rows = [&] {  // rows batched for masking go out before anything after them
       if (!row_batch_.empty()) {
         const size_t before = rewritten_.size();
-        mask_rows(readable, row_batch_, rewritten_);
+        mask_rows(readable, rewritten_);
         add_rewritten(before);
         row_batch_.clear();
       }
@@ -516,7 +516,7 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
         }
         if (!replacement) {
           end_run(forward);
-          row_batch_.push_back(BatchedRow{forward, frame.wire_size});
+          row_batch_.push_back(RowBatchMasker::Row{forward, frame.wire_size});
           forward += frame.wire_size;
           run_start = forward;
           continue;
