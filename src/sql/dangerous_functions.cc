@@ -1,10 +1,13 @@
-// The dangerous-function list, in one place. A name ending in '*' is a prefix.
+// The dangerous-function list, in one place (and the built-ins that write or lock, below). A
+// name ending in '*' is a prefix.
 // Dangerous = reads or writes files on the database server, signals or stops other backends,
 // changes server state (WAL, replication, configuration reload), runs arbitrary SQL given as a
 // string (the *_to_xml family), or connects to another server (dblink). set_config() of
 // role/session_authorization is reported as set_role instead; pg_notify as listen_notify.
 
+#include <algorithm>
 #include <array>
+#include <span>
 #include <string_view>
 
 #include "sql/function_catalog.h"
@@ -46,7 +49,34 @@ bool glob_prefix_match(std::string_view pattern, std::string_view name) {
          name.ends_with(tail);
 }
 
+// Built-ins that change data or take locks though PostgreSQL lists them as plain functions.
+constexpr std::string_view kLargeObjectWriters[] = {
+    "lo_create", "lo_creat", "lo_from_bytea", "lo_put", "lowrite", "lo_truncate", "lo_truncate64"};
+constexpr std::string_view kIndexMaintenance[] = {
+    "brin_summarize_new_values", "brin_summarize_range", "brin_desummarize_range",
+    "gin_clean_pending_list"};
+
+bool in(std::string_view name, std::span<const std::string_view> list) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
 }  // namespace
+
+Kind builtin_function_effect(std::string_view unqualified) {
+  if (in(unqualified, kLargeObjectWriters)) {
+    return Kind::kUpdate;
+  }
+  if (unqualified == "lo_unlink") {
+    return Kind::kDelete;
+  }
+  if (unqualified.starts_with("pg_advisory_") || unqualified.starts_with("pg_try_advisory_")) {
+    return Kind::kLock;  // session or transaction locks other sessions can wait on
+  }
+  if (in(unqualified, kIndexMaintenance)) {
+    return Kind::kMaintenance;
+  }
+  return Kind::kOther;
+}
 
 bool is_dangerous_function_name(std::string_view unqualified) {
   for (std::string_view p : kDangerous) {

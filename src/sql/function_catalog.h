@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "sql/kind.h"
+
 namespace custos::sql {
 
 enum class FunctionClass {
@@ -21,6 +23,11 @@ FunctionClass classify_function(std::string_view name);
 std::string canonical_function_name(std::string_view name);
 
 bool is_dangerous_function_name(std::string_view unqualified);
+// What a built-in (not dangerous) function does beyond computing, as a statement kind: large-
+// object writes (update), lo_unlink (delete), advisory locks (lock), index summarizing
+// (maintenance); kOther for functions that only compute. nextval/setval are the walker's: they
+// write a sequence it names from the argument.
+Kind builtin_function_effect(std::string_view unqualified);
 bool is_builtin_function_name(std::string_view unqualified);
 // PostgreSQL 15's operator names (pg_operator), e.g. "+", "->>", "@>".
 bool is_builtin_operator_name(std::string_view op);

@@ -33,6 +33,68 @@ std::string lower_ascii(std::string_view s) {
   return out;
 }
 
+// An identifier list as PostgreSQL's SplitIdentifierString reads it (search_path values,
+// regclass text): items separated by `sep`, blanks around them ignored, unquoted items folded to
+// lower case, "quoted" items taken as written ("" is a quote). nullopt when PostgreSQL would
+// refuse the list (an empty item, an unterminated quote, text after an item).
+std::optional<std::vector<std::string>> split_identifiers(std::string_view text, char sep) {
+  const auto blank = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < text.size() && blank(text[i])) {
+    ++i;
+  }
+  if (i == text.size()) {
+    return out;  // an empty list
+  }
+  while (true) {
+    std::string item;
+    if (text[i] == '"') {
+      for (++i;; ++i) {
+        if (i == text.size()) {
+          return std::nullopt;
+        }
+        if (text[i] == '"') {
+          if (i + 1 < text.size() && text[i + 1] == '"') {
+            item += '"';
+            ++i;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        item += text[i];
+      }
+    } else {
+      const size_t start = i;
+      while (i < text.size() && text[i] != sep && !blank(text[i]) && text[i] != '"') {
+        ++i;
+      }
+      item = lower_ascii(text.substr(start, i - start));
+    }
+    if (item.empty()) {
+      return std::nullopt;
+    }
+    out.push_back(std::move(item));
+    while (i < text.size() && blank(text[i])) {
+      ++i;
+    }
+    if (i == text.size()) {
+      return out;
+    }
+    if (text[i] != sep) {
+      return std::nullopt;
+    }
+    ++i;
+    while (i < text.size() && blank(text[i])) {
+      ++i;
+    }
+    if (i == text.size()) {
+      return std::nullopt;  // a trailing separator
+    }
+  }
+}
+
 // A folded constant, for the constant-true WHERE check.
 struct Value {
   enum class Type { kBool, kNumber, kString } type;
@@ -365,25 +427,13 @@ class Walker {
       add_kind(Kind::kOther);  // computed value: could be anything
       return;
     }
-    std::vector<std::string> schemas;
-    std::string_view text = a->a_const->sval->sval;
-    while (!text.empty()) {
-      size_t comma = text.find(',');
-      std::string_view item = text.substr(0, comma);
-      text.remove_prefix(comma == std::string_view::npos ? text.size() : comma + 1);
-      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) {
-        item.remove_prefix(1);
-      }
-      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) {
-        item.remove_suffix(1);
-      }
-      if (item.size() >= 2 && item.front() == '"' && item.back() == '"') {
-        schemas.emplace_back(item.substr(1, item.size() - 2));
-      } else {
-        schemas.push_back(lower_ascii(item));
-      }
+    // The value as PostgreSQL splits it; a list it would refuse is no plain set either.
+    std::optional<std::vector<std::string>> schemas = split_identifiers(a->a_const->sval->sval, ',');
+    if (!schemas) {
+      add_kind(Kind::kOther);
+      return;
     }
-    note_search_path(schemas);
+    note_search_path(*schemas);
   }
 
   // Settings that change how the server reads the text custos already analyzed: never plain `set`.
@@ -701,36 +751,12 @@ class Walker {
       // Built-ins that write: a sequence is a relation, and advancing it is an update of it.
       add_statement_kind(Kind::kUpdate);
       add_unique(cmd_.tables_written, sequence_argument(fc));
-    } else if (const Kind k = builtin_write_kind(bare); k != Kind::kOther) {
+    } else if (const Kind k = builtin_function_effect(bare); k != Kind::kOther) {
       add_statement_kind(k);
       if (k == Kind::kUpdate || k == Kind::kDelete) {
         add_unique(cmd_.tables_written, std::string("pg_catalog.pg_largeobject"));
       }
     }
-  }
-
-  // Built-in functions (other than the sequence ones) that change data or take locks: what
-  // they do as a statement kind, or kOther for functions that only compute.
-  static Kind builtin_write_kind(std::string_view bare) {
-    static constexpr std::string_view kLargeObjectWriters[] = {
-        "lo_create", "lo_creat", "lo_from_bytea", "lo_put", "lowrite", "lo_truncate",
-        "lo_truncate64"};
-    for (std::string_view w : kLargeObjectWriters) {
-      if (bare == w) {
-        return Kind::kUpdate;
-      }
-    }
-    if (bare == "lo_unlink") {
-      return Kind::kDelete;
-    }
-    if (bare.starts_with("pg_advisory_") || bare.starts_with("pg_try_advisory_")) {
-      return Kind::kLock;  // session or transaction locks other sessions can wait on
-    }
-    if (bare == "brin_summarize_new_values" || bare == "brin_summarize_range" ||
-        bare == "brin_desummarize_range" || bare == "gin_clean_pending_list") {
-      return Kind::kMaintenance;
-    }
-    return Kind::kOther;
   }
 
   // The sequence named by nextval('name') / setval('name', ...): its regclass text folded as
@@ -747,38 +773,18 @@ class Walker {
       return "?";
     }
     result_.literal_sensitive = true;  // the facts depend on this literal
+    // regclass input: a dotted name, split and folded as PostgreSQL does.
+    std::optional<std::vector<std::string>> parts =
+        split_identifiers(arg->a_const->sval->sval, '.');
+    if (!parts || parts->size() > 3) {
+      return "?";
+    }
     std::string out;
-    std::string_view text = arg->a_const->sval->sval;
-    while (!text.empty()) {
-      std::string part;
-      if (text.front() == '"') {
-        size_t i = 1;
-        for (; i < text.size(); ++i) {
-          if (text[i] == '"') {
-            if (i + 1 < text.size() && text[i + 1] == '"') {
-              part += '"';
-              ++i;
-              continue;
-            }
-            break;
-          }
-          part += text[i];
-        }
-        text.remove_prefix(std::min(text.size(), i + 1));
-      } else {
-        size_t dot = text.find('.');
-        part = lower_ascii(std::string(text.substr(0, dot)));
-        text.remove_prefix(dot == std::string_view::npos ? text.size() : dot);
-      }
+    for (const std::string& part : *parts) {
       out += out.empty() ? "" : ".";
       out += part;
-      if (!text.empty() && text.front() == '.') {
-        text.remove_prefix(1);
-      } else if (!text.empty()) {
-        return "?";  // not a plain (qualified) name
-      }
     }
-    return out.empty() ? "?" : out;
+    return out;
   }
 
   // An operator runs the function behind it. PostgreSQL 15's own operators are known by name;
