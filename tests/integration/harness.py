@@ -259,7 +259,7 @@ class RawSession:
     so tests can send exactly the message sequences some drivers send and see every message the
     server answers with. `login_error` holds the ErrorResponse fields of a refused login."""
 
-    def __init__(self, port, user, database, password, tls=True):
+    def __init__(self, port, user, database, password, tls=True, protocol=196608, options=()):
         import ssl
         import struct
 
@@ -272,13 +272,15 @@ class RawSession:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
             self.sock = ctx.wrap_socket(self.sock)
-        body = struct.pack("!i", 196608) + b"".join(
+        body = struct.pack("!i", protocol) + b"".join(
             k.encode() + b"\0" + v.encode() + b"\0"
-            for k, v in (("user", user), ("database", database))) + b"\0"
+            for k, v in (("user", user), ("database", database), *options)) + b"\0"
         self.sock.sendall(struct.pack("!i", len(body) + 4) + body)
         self.login_error = {}
+        self.login_messages = []  # every (kind, payload) of the login, up to ReadyForQuery
         while True:
             kind, payload = self.read_message()
+            self.login_messages.append((kind, payload))
             if kind == b"E":
                 self.login_error = error_fields(payload)
                 return

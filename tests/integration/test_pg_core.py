@@ -64,6 +64,33 @@ def test_wrong_key_sqlstate_is_28P01(gateway):
     assert harness.raw_login(gateway.pg_port, "ci-deploy", "orders", gateway.key) == {}
 
 
+def test_newer_protocol_request_is_answered_with_3_0(gateway):
+    """A client asking for protocol 3.2 with a protocol option is told, before authentication and
+    as PostgreSQL tells it, that the server speaks 3.0 and does not know the option."""
+    import struct
+
+    s = harness.RawSession(gateway.pg_port, "ci-deploy", "orders", gateway.key,
+                           protocol=(3 << 16) | 2, options=(("_pq_.compression", "on"),))
+    try:
+        assert s.login_error == {}
+        kinds = [k for k, _ in s.login_messages]
+        assert kinds[0] == b"v", kinds
+        payload = s.login_messages[0][1]
+        minor, count = struct.unpack("!ii", payload[:8])
+        assert (minor, count) == (0, 1)
+        assert payload[8:] == b"_pq_.compression\0"
+        got = s.exchange(harness.pg_message(b"Q", b"select 40 + 2\0"))
+        rows = [p for k, p in got if k == b"D"]
+        assert rows == [struct.pack("!hi", 1, 2) + b"42"]
+    finally:
+        s.close()
+    plain = harness.RawSession(gateway.pg_port, "ci-deploy", "orders", gateway.key)
+    try:
+        assert b"v" not in [k for k, _ in plain.login_messages]
+    finally:
+        plain.close()
+
+
 def test_plaintext_refused_without_tls(gateway):
     r = gateway.psql("-c", "select 1", sslmode="disable")
     assert r.returncode != 0

@@ -224,9 +224,39 @@ asio::awaitable<std::optional<StartupPacket>> Session::read_startup() {
         co_await handle_cancel(packet);
         co_return std::nullopt;
       case StartupKind::kStartup:
+        if (!co_await negotiate_protocol_version(packet)) {
+          co_return std::nullopt;
+        }
         co_return packet;
     }
   }
+}
+
+asio::awaitable<bool> Session::negotiate_protocol_version(const StartupPacket& startup) {
+  // As PostgreSQL does: a client asking for a newer 3.x minor version, or sending protocol
+  // options (`_pq_.*`), is told before authentication that custos speaks 3.0 and recognizes none
+  // of those options; the client then goes on in 3.0 or gives up. Without this answer a client
+  // would take its request as granted.
+  std::vector<std::string_view> options;
+  for (const auto& [k, v] : startup.params) {
+    if (k.starts_with("_pq_.")) {
+      options.push_back(k);
+    }
+  }
+  if ((startup.protocol & 0xFFFF) == 0 && options.empty()) {
+    co_return true;
+  }
+  spdlog::info("session={} client={} asked for protocol 3.{} with {} protocol option(s); "
+               "answering 3.0",
+               id_, client_addr_, startup.protocol & 0xFFFF, options.size());
+  core::Bytes msg;
+  encode_negotiate_protocol_version(msg, 0, options);
+  auto [ec, n] = co_await client_.write_all(asio::buffer(msg));
+  if (ec) {
+    set_close_reason(CloseReason::client_eof);
+    co_return false;
+  }
+  co_return true;
 }
 
 asio::awaitable<void> Session::handle_cancel(const StartupPacket& cancel) {
