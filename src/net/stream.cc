@@ -136,19 +136,32 @@ Stream::~Stream() = default;
 Stream::Stream(Stream&&) noexcept = default;
 Stream& Stream::operator=(Stream&&) noexcept = default;
 
-asio::awaitable<Result<void>> Stream::accept_tls(asio::ssl::context& ctx) {
+asio::awaitable<Result<void>> Stream::accept_tls(asio::ssl::context& ctx,
+                                                 std::span<const uint8_t> already_read) {
   const std::string none;  // named: no temporaries inside a co_await (GCC 12)
-  co_return co_await handshake(ctx, true, none, none);
+  co_return co_await handshake(ctx, true, none, none, already_read);
 }
 
 asio::awaitable<Result<void>> Stream::connect_tls(asio::ssl::context& ctx, const std::string& sni,
                                                   const std::string& verify_host) {
-  co_return co_await handshake(ctx, false, sni, verify_host);
+  const std::span<const uint8_t> nothing;
+  co_return co_await handshake(ctx, false, sni, verify_host, nothing);
+}
+
+std::string_view Stream::alpn() const {
+  if (!tls_) {
+    return {};
+  }
+  const unsigned char* p = nullptr;
+  unsigned int n = 0;
+  SSL_get0_alpn_selected(tls_->ssl, &p, &n);
+  return p ? std::string_view(reinterpret_cast<const char*>(p), n) : std::string_view();
 }
 
 asio::awaitable<Result<void>> Stream::handshake(asio::ssl::context& ctx, bool server,
                                                 const std::string& sni,
-                                                const std::string& verify_host) {
+                                                const std::string& verify_host,
+                                                std::span<const uint8_t> already_read) {
   auto t = std::make_unique<Tls>();
   t->ssl = SSL_new(ctx.native_handle());
   BIO* bio = t->ssl ? BIO_new(stream_bio_method()) : nullptr;
@@ -172,7 +185,9 @@ asio::awaitable<Result<void>> Stream::handshake(asio::ssl::context& ctx, bool se
       }
     }
   }
-  t->rx.resize(kTlsReadBuffer);
+  t->rx.resize(std::max(kTlsReadBuffer, already_read.size()));
+  std::copy(already_read.begin(), already_read.end(), t->rx.begin());
+  t->rx_end = already_read.size();
   tls_ = std::move(t);
   Tls& tls = *tls_;
 

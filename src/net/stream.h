@@ -19,7 +19,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -41,8 +43,11 @@ class Stream {
   Stream(Stream&&) noexcept;
   Stream& operator=(Stream&&) noexcept;
 
-  // Server side of a TLS handshake (caller already answered 'S' to an SSLRequest).
-  asio::awaitable<Result<void>> accept_tls(asio::ssl::context& ctx);
+  // Server side of a TLS handshake (caller already answered 'S' to an SSLRequest, or saw the
+  // client start TLS at once). `already_read`: handshake bytes the caller read from the socket
+  // before it knew they were TLS; they are fed to TLS first.
+  asio::awaitable<Result<void>> accept_tls(asio::ssl::context& ctx,
+                                           std::span<const uint8_t> already_read = {});
   // Client side toward a target. `verify_host` empty = no hostname check.
   asio::awaitable<Result<void>> connect_tls(asio::ssl::context& ctx, const std::string& sni,
                                             const std::string& verify_host);
@@ -57,6 +62,8 @@ class Stream {
   asio::awaitable<IoResult> write_all(const std::vector<asio::const_buffer>& bufs);
 
   bool is_tls() const { return tls_ != nullptr; }
+  // The application protocol agreed by ALPN in the handshake ("" when none).
+  std::string_view alpn() const;
   std::string tls_version() const;  // "TLSv1.3" or "none"
   // Client certificate presented in the handshake (nullptr when none). Not owned.
   X509* peer_certificate() const;
@@ -71,7 +78,8 @@ class Stream {
 
  private:
   asio::awaitable<Result<void>> handshake(asio::ssl::context& ctx, bool server,
-                                          const std::string& sni, const std::string& verify_host);
+                                          const std::string& sni, const std::string& verify_host,
+                                          std::span<const uint8_t> already_read);
   // Reads ciphertext from the socket into the TLS receive buffer.
   asio::awaitable<IoResult> fill_rx();
   // Sends plaintext bytes on the socket: synchronously while the socket has room, then by an

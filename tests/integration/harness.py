@@ -259,12 +259,22 @@ class RawSession:
     so tests can send exactly the message sequences some drivers send and see every message the
     server answers with. `login_error` holds the ErrorResponse fields of a refused login."""
 
-    def __init__(self, port, user, database, password, tls=True, protocol=196608, options=()):
+    def __init__(self, port, user, database, password, tls=True, protocol=196608, options=(),
+                 direct_alpn=None):
+        """direct_alpn: a list of ALPN names to start TLS at once with (libpq's
+        sslnegotiation=direct), instead of sending an SSLRequest."""
         import ssl
         import struct
 
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        if tls:
+        if direct_alpn is not None:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            if direct_alpn:
+                ctx.set_alpn_protocols(direct_alpn)
+            self.sock = ctx.wrap_socket(self.sock)
+        elif tls:
             self.sock.sendall(struct.pack("!ii", 8, 80877103))
             if self.sock.recv(1) != b"S":
                 raise RuntimeError("server refused TLS")

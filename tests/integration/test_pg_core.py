@@ -91,6 +91,38 @@ def test_newer_protocol_request_is_answered_with_3_0(gateway):
         plain.close()
 
 
+def test_direct_tls_with_postgresql_alpn(gateway):
+    """A client may start TLS at once (libpq 17+ sslnegotiation=direct) when it offers ALPN
+    "postgresql"; without ALPN it is refused inside TLS, as PostgreSQL refuses it."""
+    import ssl
+    import struct
+
+    s = harness.RawSession(gateway.pg_port, "ci-deploy", "orders", gateway.key,
+                           direct_alpn=["postgresql"])
+    try:
+        assert s.login_error == {}
+        assert s.sock.selected_alpn_protocol() == "postgresql"
+        got = s.exchange(harness.pg_message(b"Q", b"select 6 * 7\0"))
+        assert [p for k, p in got if k == b"D"] == [struct.pack("!hi", 1, 2) + b"42"]
+    finally:
+        s.close()
+
+    bare = harness.RawSession(gateway.pg_port, "ci-deploy", "orders", gateway.key, direct_alpn=[])
+    assert bare.login_error["C"] == "08P01"
+    assert "without ALPN" in bare.login_error["M"]
+    bare.sock.close()
+    assert "direct TLS connection without ALPN" in gateway.gw.log_text()
+
+    # Offering only another protocol fails the handshake.
+    with pytest.raises(ssl.SSLError, match="NO_APPLICATION_PROTOCOL|no application protocol"):
+        harness.RawSession(gateway.pg_port, "ci-deploy", "orders", gateway.key,
+                           direct_alpn=["http/1.1"])
+
+    # The usual SSLRequest path is unchanged for clients that send no ALPN (libpq before 17).
+    out = gateway.psql("-c", "select 1")
+    assert out.returncode == 0 and out.stdout.strip() == "1", out.stderr
+
+
 def test_plaintext_refused_without_tls(gateway):
     r = gateway.psql("-c", "select 1", sslmode="disable")
     assert r.returncode != 0

@@ -32,6 +32,10 @@ namespace custos::postgres {
 enum class Direction { kFrontend /* client->server */, kBackend /* server->client */ };
 
 inline constexpr uint32_t kProtocol30 = 196608;        // 3 << 16
+// First byte of a TLS handshake record: a client starting TLS without an SSLRequest.
+inline constexpr uint8_t kTlsHandshakeRecord = 0x16;
+// The ALPN protocol name PostgreSQL clients and servers agree on.
+inline constexpr std::string_view kPostgresAlpn = "postgresql";
 inline constexpr uint32_t kSslRequestCode = 80877103;  // 1234 << 16 | 5679
 inline constexpr uint32_t kGssEncRequestCode = 80877104;
 inline constexpr uint32_t kCancelRequestCode = 80877102;

@@ -149,6 +149,17 @@ asio::awaitable<std::optional<StartupPacket>> Session::read_startup() {
   bool tls_done = false;
   bool gss_answered = false;
   while (true) {
+    if (!tls_done && !gss_answered && services_.client_tls && !client_in_.empty() &&
+        client_in_.readable()[0] == kTlsHandshakeRecord) {
+      // Direct TLS (libpq 17+ sslnegotiation=direct): the client opened with a ClientHello
+      // instead of an SSLRequest. No startup packet can begin with this byte (its length would
+      // be over 350 MB), so the two cannot be confused.
+      if (!co_await accept_direct_tls()) {
+        co_return std::nullopt;
+      }
+      tls_done = true;
+      continue;
+    }
     size_t consumed = 0;
     auto decoded = decode_startup(client_in_.readable(), max_len, &consumed);
     if (!decoded) {
@@ -230,6 +241,31 @@ asio::awaitable<std::optional<StartupPacket>> Session::read_startup() {
         co_return packet;
     }
   }
+}
+
+asio::awaitable<bool> Session::accept_direct_tls() {
+  const core::ByteView hello = client_in_.readable();
+  auto ok = co_await client_.accept_tls(*services_.client_tls, hello);
+  client_in_.consume(client_in_.readable().size());
+  if (!ok) {
+    spdlog::info("session={} client={} direct TLS: {}", id_, client_addr_, ok.error().message);
+    set_close_reason(CloseReason::client_error);
+    co_return false;
+  }
+  if (client_.alpn() != kPostgresAlpn) {
+    // As PostgreSQL: ALPN is what tells a direct TLS connection to a database apart from one
+    // meant for another service (cross-protocol attacks), so it is required.
+    core::inc(core::metrics().protocol_errors_total);
+    spdlog::warn("session={} client={} direct TLS connection without ALPN \"postgresql\"", id_,
+                 client_addr_);
+    set_close_reason(CloseReason::protocol_error);
+    co_await send_error("FATAL", "08P01",
+                        "custos: received direct SSL connection request without ALPN protocol "
+                        "negotiation extension");
+    co_return false;
+  }
+  spdlog::debug("session={} client={} direct TLS", id_, client_addr_);
+  co_return true;
 }
 
 asio::awaitable<bool> Session::negotiate_protocol_version(const StartupPacket& startup) {

@@ -94,6 +94,8 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   asio::awaitable<bool> authenticate_client(const StartupPacket& startup);
   asio::awaitable<bool> connect_upstream(const StartupPacket& startup);
   asio::awaitable<bool> finish_upstream_startup();
+  // TLS started by the client without an SSLRequest; the ClientHello is in client_in_.
+  asio::awaitable<bool> accept_direct_tls();
   // Answers NegotiateProtocolVersion when the client asked for more than 3.0. False: client gone.
   asio::awaitable<bool> negotiate_protocol_version(const StartupPacket& startup);
   asio::awaitable<void> handle_cancel(const StartupPacket& cancel);
