@@ -208,7 +208,19 @@ class Walker {
         add_statement_kind(Kind::kShow);
         break;
       case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
-        add_statement_kind(Kind::kTransaction);
+        switch (n->transaction_stmt->kind) {
+          case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE:
+          case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT_PREPARED:
+          case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_PREPARED:
+            // Two-phase commit: PREPARE TRANSACTION keeps a transaction and its locks alive past
+            // the session; COMMIT/ROLLBACK PREPARED finish one prepared by any session of the
+            // same role, with writes custos never saw. Not a plain transaction boundary.
+            add_statement_kind(Kind::kOther);
+            break;
+          default:
+            add_statement_kind(Kind::kTransaction);
+            break;
+        }
         break;
       case PG_QUERY__NODE__NODE_DO_STMT:
         add_statement_kind(Kind::kDo);
