@@ -26,16 +26,14 @@ std::string join(const std::vector<std::string>& v) {
 
 std::string verdict_line(const policy::Verdict& v) {
   if (v.decision == policy::Decision::kAllow) {
-    std::string out = "ALLOW by policy '" + v.policy + "' " +
-                      (v.rule == 0 ? std::string("default") : "rule " + std::to_string(v.rule));
+    std::string out = "ALLOW by policy '" + v.policy + "' " + policy::rule_label(v);
     if (v.max_rows) {
       out += " (max_rows " + std::to_string(*v.max_rows) + ")";
     }
     return out;
   }
   std::string out = v.decision == policy::Decision::kHold ? "HOLD" : "DENY";
-  out += " by policy '" + v.policy + "' " +
-         (v.rule == 0 ? std::string("default") : "rule " + std::to_string(v.rule));
+  out += " by policy '" + v.policy + "' " + policy::rule_label(v);
   out += ": " + (v.message.empty() ? v.reason : v.message);
   out += " [" + std::string(sql::kind_name(v.deciding_kind)) + "]";
   return out;
@@ -117,6 +115,10 @@ int cmd_policy_test(const std::string& config_path, const std::string& identity,
     }
     if (!cmd.prepared_name.empty()) {
       std::printf("  prepared name:  %s\n", cmd.prepared_name.c_str());
+    }
+    if (!cmd.unreadable_setting.empty()) {
+      std::printf("  switches to:    %s (statements under it cannot be checked)\n",
+                  cmd.unreadable_setting.c_str());
     }
     std::printf("  fingerprint:    %016llx\n", static_cast<unsigned long long>(cmd.fingerprint));
     std::printf("  verdict:        %s\n\n", verdict_line(v).c_str());

@@ -153,6 +153,7 @@ bool table_glob_matches(std::string_view glob, std::string_view table) {
 
 Verdict evaluate_parse_error(const config::Policy& policy) {
   Verdict v = make(Decision::kDeny, policy, 0, Kind::kOther, "statement could not be parsed");
+  v.builtin = true;
   v.message = "statement could not be parsed";
   return v;
 }
@@ -162,7 +163,16 @@ Verdict evaluate(const config::Policy& policy, const sql::Command& cmd) {
   if (cmd.unresolved_execute) {
     Verdict v = make(Decision::kDeny, policy, 0, Kind::kExecute,
                      "EXECUTE of a prepared statement custos has not analyzed");
+    v.builtin = true;
     v.message = "unknown prepared statement";
+    return v;
+  }
+  if (!cmd.unreadable_setting.empty()) {
+    Verdict v = make(Decision::kDeny, policy, 0, Kind::kOther,
+                     "would switch the session to " + cmd.unreadable_setting +
+                         ", in which custos cannot check statements");
+    v.builtin = true;
+    v.message = "custos cannot check statements under " + cmd.unreadable_setting;
     return v;
   }
   const auto tables = all_tables(cmd);
@@ -290,10 +300,16 @@ std::string_view decision_name(Decision d) {
   return "deny";
 }
 
+std::string rule_label(const Verdict& v) {
+  return v.builtin ? std::string("built-in rule") : rule_label(v.rule);
+}
+
 std::string denial_message(const Verdict& v) {
   std::string out = "custos: " + std::string(sql::kind_name(v.deciding_kind)) +
                     " denied by policy '" + v.policy + "' ";
-  out += v.rule == 0 ? std::string("(default deny)") : "rule " + std::to_string(v.rule);
+  out += v.builtin     ? std::string("(built-in rule)")
+         : v.rule == 0 ? std::string("(default deny)")
+                       : "rule " + std::to_string(v.rule);
   if (!v.message.empty()) {
     out += ": " + v.message;
   }
@@ -317,6 +333,9 @@ std::string facts_json(const sql::Command& cmd) {
   j["without_where"] = cmd.update_delete_without_where;
   if (!cmd.prepared_name.empty()) {
     j["prepared"] = cmd.prepared_name;
+  }
+  if (!cmd.unreadable_setting.empty()) {
+    j["unreadable_setting"] = cmd.unreadable_setting;
   }
   char fp[17];
   std::snprintf(fp, sizeof(fp), "%016llx", static_cast<unsigned long long>(cmd.fingerprint));

@@ -58,6 +58,9 @@ struct Verdict {
   Decision decision = Decision::kDeny;
   std::string policy;
   int rule = 0;  // 1-based index in the policy's rules; 0 = the policy default (or built-in)
+  // Denied by custos itself whatever the rules say (text that does not parse, an EXECUTE of an
+  // unknown statement, a setting custos cannot read statements under).
+  bool builtin = false;
   sql::Kind deciding_kind = sql::Kind::kOther;
   std::string message;                // the rule's message (or the built-in reason's message)
   std::optional<uint64_t> max_rows;   // allow with a row limit
@@ -72,6 +75,9 @@ uint64_t readonly_kind_mask();
 
 // Does the glob match the table name (rules above)?
 bool table_glob_matches(std::string_view glob, std::string_view table);
+
+// "rule <n>", "default" or "built-in rule".
+std::string rule_label(const Verdict& v);
 
 // "custos: <kind> denied by policy '<policy>' rule <n>" (+ ": <message>").
 std::string denial_message(const Verdict& v);

@@ -227,6 +227,9 @@ Command resolve_execute(const Command& exec, const Command* prepared) {
     return out;
   }
   out.unresolved_execute = prepared->unresolved_execute;
+  if (out.unreadable_setting.empty()) {
+    out.unreadable_setting = prepared->unreadable_setting;
+  }
   for (Kind k : prepared->kinds) {
     if (k == Kind::kPrepare) {
       continue;  // the PREPARE itself is not re-run

@@ -27,6 +27,10 @@ struct Command {
   std::string prepared_name;
   // EXECUTE whose prepared statement has not been merged in by resolve_execute(): policy denies.
   bool unresolved_execute = false;
+  // Set when the statement would switch the session to a setting under which custos can no
+  // longer read statements as the server does ("client_encoding SJIS"; see parse_settings.h).
+  // Policy denies it whatever the rules say: nothing after it could be checked.
+  std::string unreadable_setting;
   // Statement shape: a hash of the parse tree with constants and locations left out.
   uint64_t fingerprint = 0;
   // The statement's own text (a slice of the analyzed input, trimmed).

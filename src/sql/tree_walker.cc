@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sql/parse_settings.h"
 #include "sql/function_catalog.h"
 
 namespace custos::sql {
@@ -405,6 +406,12 @@ class Walker {
     }
     add_statement_kind(Kind::kSet);
     note_setting(name);
+    if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && v->n_args > 0) {
+      // SET NAMES is client_encoding too. The value decides, so the verdict may not be reused
+      // for the same shape with another literal.
+      result_.literal_sensitive = true;
+      note_setting_value(name, v->n_args == 1 ? const_value(v->args[0]) : std::nullopt);
+    }
     if (name == "search_path") {
       result_.literal_sensitive = true;  // SET search_path = 'a', 'b' names schemas in literals
       std::vector<std::string> schemas;
@@ -431,6 +438,39 @@ class Walker {
     }
   }
 
+  // A setting under which custos would read later statements differently from the server
+  // (parse_settings.h): every later statement would be text policy cannot judge. nullopt = a
+  // value computed at run time, or a list.
+  void note_setting_value(const std::string& name, const std::optional<std::string>& value) {
+    if (name != "client_encoding" && name != "standard_conforming_strings") {
+      return;
+    }
+    std::string why = value ? unreadable_setting(name, *value) : name + " computed at run time";
+    if (!why.empty() && cmd_.unreadable_setting.empty()) {
+      cmd_.unreadable_setting = std::move(why);
+    }
+  }
+
+  // A constant as PostgreSQL hands it to a setting: strings as written, numbers as text.
+  static std::optional<std::string> const_value(const PgQuery__Node* a) {
+    if (a == nullptr || a->node_case != PG_QUERY__NODE__NODE_A_CONST || a->a_const->isnull) {
+      return std::nullopt;
+    }
+    const PgQuery__AConst* c = a->a_const;
+    switch (c->val_case) {
+      case PG_QUERY__A__CONST__VAL_SVAL:
+        return c->sval->sval ? std::optional<std::string>(c->sval->sval) : std::nullopt;
+      case PG_QUERY__A__CONST__VAL_IVAL:
+        return std::to_string(c->ival->ival);
+      case PG_QUERY__A__CONST__VAL_FVAL:
+        return c->fval->fval ? std::optional<std::string>(c->fval->fval) : std::nullopt;
+      case PG_QUERY__A__CONST__VAL_BOOLVAL:
+        return std::string(c->boolval->boolval ? "on" : "off");
+      default:
+        return std::nullopt;
+    }
+  }
+
   // set_config('search_path', 'a, "B", pg_catalog', ...): the value as PostgreSQL splits it.
   void note_search_path_text(const PgQuery__FuncCall* fc) {
     const PgQuery__Node* a = fc->n_args >= 2 ? fc->args[1] : nullptr;
@@ -450,8 +490,7 @@ class Walker {
 
   // Settings that change how the server reads the text custos already analyzed: never plain `set`.
   void note_setting(const std::string& name) {
-    if (name == "standard_conforming_strings" || name == "backslash_quote" ||
-        name == "escape_string_warning") {
+    if (setting_changes_parsing(name)) {
       add_kind(Kind::kOther);
     }
   }
@@ -846,6 +885,7 @@ class Walker {
       if (name == "search_path") {
         note_search_path_text(fc);
       }
+      note_setting_value(name, fc->n_args >= 2 ? const_value(fc->args[1]) : std::nullopt);
     }
   }
 

@@ -8,6 +8,7 @@ import psycopg2
 import pytest
 
 from conftest import GatewaySetup
+import harness
 
 HERE = Path(__file__).parent
 
@@ -229,3 +230,63 @@ def test_startup_options_cannot_bypass_policy(gw):
                        capture_output=True, text=True, env=env, timeout=30)
     assert r.returncode != 0
     assert 'startup parameter "options" is not allowed' in r.stderr
+
+
+def test_client_encodings_custos_cannot_read_are_refused(gw, fresh_gateway):
+    """In SJIS, GBK, BIG5, ... a backslash can be the second byte of a character: the server
+    would read E'<0xbf>\\'; DELETE ...' as a string and a DELETE where the parser sees one
+    string. Such encodings are refused at startup and denied as settings, whatever the rules."""
+    env = dict(os.environ, PGPASSWORD=gw.key, PGCLIENTENCODING="SJIS")
+    r = subprocess.run(["psql", "-X", f"host=127.0.0.1 port={gw.pg_port} user=ci-deploy "
+                        "dbname=orders sslmode=require", "-c", "select 1"],
+                       capture_output=True, text=True, env=env, timeout=30)
+    assert r.returncode != 0
+    assert 'client_encoding "SJIS" is not supported' in r.stderr, r.stderr
+
+    permissive = fresh_gateway(policy_yaml="    default: allow")
+    conn = psycopg2.connect(permissive.dsn())
+    conn.autocommit = True
+    try:
+        cur = conn.cursor()
+        for statement in ("set client_encoding to 'GBK'", "set names 'Shift_JIS'",
+                          "select set_config('client_encoding', 'BIG5', false)",
+                          "set standard_conforming_strings = off"):
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege) as e:
+                cur.execute(statement)
+            assert "custos cannot check statements under" in str(e.value), str(e.value)
+        cur.execute("show client_encoding")
+        assert cur.fetchone()[0] == "UTF8"  # nothing reached the target
+        cur.execute("set client_encoding to 'LATIN1'")  # ASCII-safe: a plain setting
+        cur.execute("select 'ok'")
+        assert cur.fetchone()[0] == "ok"
+    finally:
+        conn.close()
+    # A change custos could not see as a setting (inside a DO block this policy allows) is
+    # caught when the target reports it: the next statement closes the session.
+    s = harness.RawSession(permissive.pg_port, "ci-deploy", "orders", permissive.key)
+    try:
+        got = s.exchange(harness.pg_message(
+            b"Q", b"do $$ begin perform set_config('client_encoding', 'SJIS', false); end $$\0"))
+        assert (b"S", b"client_encoding\0SJIS\0") in got
+        s.sock.sendall(harness.pg_message(b"Q", b"select 1\0"))
+        kind, payload = s.read_message()
+        fields = harness.error_fields(payload)
+        assert (kind, fields["S"], fields["C"]) == (b"E", "FATAL", "0A000")
+        assert fields["M"] == ("custos: the session now runs with client_encoding SJIS, in which "
+                               "custos cannot check statements; closing connection")
+        with pytest.raises(EOFError):
+            s.read_message()
+    finally:
+        s.sock.close()
+    assert "target now runs with client_encoding SJIS; closing" in permissive.gw.log_text()
+
+
+def test_target_default_encoding_custos_cannot_read_is_refused(gw, pg):
+    pg.sql(f"alter role {pg.app_user} in database orders set client_encoding = 'SJIS'")
+    try:
+        r = gw.psql("-c", "select 1")
+        assert r.returncode != 0
+        assert "target runs with client_encoding SJIS, which custos does not support" in r.stderr
+    finally:
+        pg.sql(f"alter role {pg.app_user} in database orders reset client_encoding")
+    assert gw.psql("-c", "select 1").stdout.strip() == "1"

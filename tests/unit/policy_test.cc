@@ -267,6 +267,18 @@ TEST(StatementPolicyTest, DenialMessageNamesKindPolicyRuleAndMessage) {
   EXPECT_NE(facts.find(R"("kinds":["delete"])"), std::string::npos) << facts;
   EXPECT_NE(facts.find(R"("tables_written":["t"])"), std::string::npos) << facts;
   EXPECT_NE(facts.find(R"("without_where":true)"), std::string::npos) << facts;
+  // Denials custos makes whatever the rules say are not labelled as the policy's default.
+  EXPECT_EQ(policy::denial_message(policy::evaluate_parse_error(*p)),
+            "custos: other denied by policy 'ci-on-orders' (built-in rule): statement could not "
+            "be parsed");
+  auto enc = analyzer.analyze("SET client_encoding = 'sjis'");
+  v = policy::evaluate(*p, enc->statements[0]);
+  EXPECT_TRUE(v.builtin);
+  EXPECT_EQ(policy::denial_message(v),
+            "custos: other denied by policy 'ci-on-orders' (built-in rule): custos cannot check "
+            "statements under client_encoding sjis");
+  EXPECT_NE(policy::facts_json(enc->statements[0]).find(R"("unreadable_setting":"client_encoding sjis")"),
+            std::string::npos);
 }
 
 TEST(StatementPolicyTest, UnresolvedExecuteIsDeniedEvenUnderDefaultAllow) {

@@ -12,6 +12,7 @@
 #include "protocol/postgres/message.h"
 #include "protocol/postgres/scram_client.h"
 #include "protocol/postgres/upstream_connector.h"
+#include "sql/parse_settings.h"
 #include "secrets/secret_resolver.h"
 
 namespace custos::postgres {
@@ -466,6 +467,17 @@ asio::awaitable<bool> Session::connect_upstream(const StartupPacket& startup) {
     if (k == "user" || k == "database" || k.starts_with("_pq_.")) {
       continue;
     }
+    if (k == "client_encoding" && !sql::parser_safe_client_encoding(v)) {
+      spdlog::warn("session={} identity={} client_encoding {} refused", id_,
+                   principal_->identity, v);
+      set_close_reason(CloseReason::policy_denied);
+      std::string message = fmt::format(
+          "custos: client_encoding \"{}\" is not supported (statements in it cannot be "
+          "checked as the server reads them); use UTF8",
+          v);
+      co_await send_error("FATAL", "0A000", message);
+      co_return false;
+    }
     if (!startup_parameter_allowed(k)) {
       // Settings passed at startup bypass statement policy (options=-c role=..., -c
       // standard_conforming_strings=off changes how the parser must read strings).
@@ -599,18 +611,19 @@ asio::awaitable<bool> Session::finish_upstream_startup() {
     } else {
       if (frame->type == 'S') {
         auto ps = parse_parameter_status(frame->payload);
-        if (ps && ps->name == "standard_conforming_strings" && ps->value != "on") {
-          // The analyzer reads string literals as PostgreSQL does with this setting on; with it
-          // off, the target would read backslashes differently from what policy judged.
+        std::string unreadable = ps ? sql::unreadable_setting(ps->name, ps->value) : std::string();
+        if (!unreadable.empty()) {
+          // The analyzer reads statement text as PostgreSQL does with standard_conforming_strings
+          // on and an ASCII-safe client encoding; otherwise the target would read backslashes
+          // and quotes differently from what policy judged.
           upstream_in_.consume(frame->wire_size);
-          spdlog::error("session={} connection={} target has standard_conforming_strings=off",
-                        id_, conn.name);
+          spdlog::error("session={} connection={} target runs with {}", id_, conn.name,
+                        unreadable);
           set_close_reason(CloseReason::upstream_error);
-          co_await send_error("FATAL", "0A000",
-                              fmt::format("custos: connection \"{}\": target runs with "
-                                          "standard_conforming_strings=off, which custos does not "
-                                          "support",
-                                          conn.name));
+          std::string message = fmt::format(
+              "custos: connection \"{}\": target runs with {}, which custos does not support",
+              conn.name, unreadable);
+          co_await send_error("FATAL", "0A000", message);
           co_return false;
         }
       }

@@ -203,6 +203,9 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   std::shared_ptr<const mask::Masker> masker_;
   std::optional<mask::MaskPlan> plan_;
   std::optional<std::string> plan_error_;
+  // Set when the target reports a setting custos cannot read statements under (see
+  // sql/parse_settings.h); the next statement closes the session.
+  std::string unreadable_setting_;
   bool copy_masking_ = false;
   bool copy_csv_ = false;
   mask::MaskCounts mask_counts_;

@@ -10,6 +10,7 @@
 #include "protocol/postgres/message.h"
 #include "protocol/postgres/session.h"
 #include "protocol/postgres/upstream_connector.h"
+#include "sql/parse_settings.h"
 
 namespace custos::postgres {
 
@@ -90,6 +91,15 @@ asio::awaitable<void> Session::relay() {
       break;
     case CloseReason::shutdown:
       co_await send_error("FATAL", "57P01", "custos: gateway is shutting down");
+      break;
+    case CloseReason::policy_denied:
+      if (!unreadable_setting_.empty()) {
+        std::string message = fmt::format(
+            "custos: the session now runs with {}, in which custos cannot check statements; "
+            "closing connection",
+            unreadable_setting_);
+        co_await send_error("FATAL", "0A000", message);
+      }
       break;
     case CloseReason::key_revoked:
       co_await send_error("FATAL", "28000",
@@ -198,6 +208,16 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
         break;
       }
       const Frame& frame = **decoded;
+      if (!unreadable_setting_.empty() &&
+          (frame.type == 'Q' || frame.type == 'P' || frame.type == 'F')) {
+        // A statement changed a setting custos reads statements under (SET client_encoding
+        // to SJIS in a policy that allows `other`): nothing it sends can be judged any more.
+        core::inc(core::metrics().statements_refused_total);
+        spdlog::warn("session={} identity={} target now runs with {}; closing", id_,
+                     principal_->identity, unreadable_setting_);
+        set_close_reason(CloseReason::policy_denied);
+        co_return;
+      }
       std::optional<StatementDecision> query_decision;
       bool hold_execute = false;
       if (!skip_until_sync_ && frame.type == 'Q') {
@@ -666,6 +686,13 @@ void Session::on_upstream_frame(const Frame& f) {
       }
       return;
     }
+    case 'S':
+      if (auto ps = parse_parameter_status(f.payload)) {
+        if (std::string why = sql::unreadable_setting(ps->name, ps->value); !why.empty()) {
+          unreadable_setting_ = std::move(why);
+        }
+      }
+      return;
     case 'Z':
       while (!pending_.empty()) {
         bool marker = pending_.front().kind == Pending::Kind::kSyncMarker;
