@@ -321,6 +321,12 @@ std::string denial_hint(const Verdict& v) {
          "'; see `custos policy test` to check a statement against it";
 }
 
+std::string parse_error_facts_json(std::string_view message) {
+  nlohmann::json j;
+  j["parse_error"] = std::string(message);
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string facts_json(const sql::Command& cmd) {
   nlohmann::json j;
   j["kinds"] = nlohmann::json::array();

@@ -88,6 +88,8 @@ std::string_view decision_name(Decision d);  // "allow", "deny", "hold"
 
 // Compact JSON for the recording's `decision` field.
 std::string facts_json(const sql::Command& cmd);
+// The one fact about text that does not parse: {"parse_error":"<the parser's message>"}.
+std::string parse_error_facts_json(std::string_view message);
 std::string verdict_json(const Verdict& v);
 // The recording's "decision" object: {"verdict":{...}}, plus "facts":[<facts>] when `facts` (the
 // comma-separated facts_json of the statements not allowed) is not empty.

@@ -210,6 +210,15 @@ def test_denials_are_recorded_with_the_decision(gw):
               and e.get("text") == "truncate pol_items"]
     assert denied, "denied statement not recorded"
     assert denied[-1]["decision"]["verdict"]["decision"] == "deny"
+    # Text that does not parse is recorded the same way, with the parser's reason as its fact.
+    r = gw.psql("-c", "selec * from pol_items")
+    assert "statement could not be parsed" in r.stderr
+    events = [json.loads(l) for l in gw.gw.recordings_text().splitlines() if l.strip()]
+    bad = [e for e in events if e.get("type") == "statement" and e.get("text") == "selec * from pol_items"]
+    assert bad[-1]["decision"]["verdict"]["decision"] == "deny"
+    assert bad[-1]["decision"]["verdict"]["reason"] == "statement could not be parsed"
+    assert bad[-1]["decision"]["facts"] == [
+        {"parse_error": 'syntax error at or near "selec" at position 1'}]
 
 
 def test_policy_test_cli(gw):

@@ -32,7 +32,9 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
   if (analysis.parse_error) {
     d.allowed = false;
     d.verdict = policy::evaluate_parse_error(*policy_);
-    d.decision_json = policy::verdict_json(d.verdict);
+    // Same shape as every other decision, so the evidence reads one way.
+    d.decision_json =
+        policy::decision_json(d.verdict, policy::parse_error_facts_json(*analysis.parse_error));
     return d;
   }
   std::string facts;  // facts of the statements not allowed; most statements need none
