@@ -71,16 +71,6 @@ constexpr const char* kApprovalColumns =
     "approvers, min_approvals, timeout_ms, preview, message, requested_at_us, expires_at_us, "
     "status, reason, decided_at_us, grant_id";
 
-int64_t to_us(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-
-Clock::time_point from_us(int64_t us) {
-  return Clock::time_point(
-      std::chrono::duration_cast<Clock::duration>(std::chrono::microseconds(us)));
-}
-
-
 std::string list_json(const std::vector<std::string>& v) {
   return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -115,13 +105,11 @@ Approval read_approval(Stmt& s) {
   a.request.timeout = std::chrono::milliseconds(s.col_i64(12));
   a.request.preview_text = s.col_text(13);
   a.request.message = s.col_text(14);
-  a.requested_at = from_us(s.col_i64(15));
-  a.expires_at = from_us(s.col_i64(16));
+  a.requested_at = s.col_time(15);
+  a.expires_at = s.col_time(16);
   a.status = approval::status_from_name(s.col_text(17)).value_or(approval::Status::kExpired);
   a.reason = s.col_text(18);
-  if (!s.col_null(19)) {
-    a.decided_at = from_us(s.col_i64(19));
-  }
+  a.decided_at = s.col_opt_time(19);
   a.grant_id = s.col_text(20);
   return a;
 }
@@ -184,15 +172,11 @@ Result<void> SqliteApprovalStore::save_approval(const Approval& a) {
     s.i64(13, r.timeout.count());
     s.text(14, r.preview_text);
     s.text(15, r.message);
-    s.i64(16, to_us(a.requested_at));
-    s.i64(17, to_us(a.expires_at));
+    s.time(16, a.requested_at);
+    s.time(17, a.expires_at);
     s.text(18, std::string(approval::status_name(a.status)));
     s.text(19, a.reason);
-    if (a.decided_at) {
-      s.i64(20, to_us(*a.decided_at));
-    } else {
-      s.null(20);
-    }
+    s.time(20, a.decided_at);
     s.text(21, a.grant_id);
     if (sqlite3_step(s.get()) != SQLITE_DONE) {
       return rollback("save request");
@@ -221,7 +205,7 @@ Result<void> SqliteApprovalStore::save_approval(const Approval& a) {
     s.text(3, d.approver);
     s.text(4, d.approve ? "approve" : "deny");
     s.text(5, d.reason);
-    s.i64(6, to_us(d.at));
+    s.time(6, d.at);
     if (sqlite3_step(s.get()) != SQLITE_DONE) {
       return rollback("save decision");
     }
@@ -261,7 +245,7 @@ Result<std::vector<Approval>> SqliteApprovalStore::query_approvals(const std::st
     d.text(1, a.id);
     while ((rc = sqlite3_step(d.get())) == SQLITE_ROW) {
       a.decisions.push_back(approval::DecisionRecord{d.col_text(0), d.col_text(1) == "approve",
-                                                     d.col_text(2), from_us(d.col_i64(3))});
+                                                     d.col_text(2), d.col_time(3)});
     }
     if (rc != SQLITE_DONE) {
       return Unexpected(db_error("list decisions"));
@@ -299,7 +283,7 @@ Result<size_t> SqliteApprovalStore::expire_pending(const std::string& reason,
     return Unexpected(db_error("prepare"));
   }
   s.text(1, reason);
-  s.i64(2, to_us(now));
+  s.time(2, now);
   if (sqlite3_step(s.get()) != SQLITE_DONE) {
     return Unexpected(db_error("expire pending requests"));
   }
@@ -323,13 +307,9 @@ Result<void> SqliteApprovalStore::save_grant(const Grant& g) {
   s.text(6, g.statement);
   s.text(7, list_json(g.approvers));
   s.text(8, list_json(g.granted_by));
-  s.i64(9, to_us(g.created_at));
-  s.i64(10, to_us(g.expires_at));
-  if (g.revoked_at) {
-    s.i64(11, to_us(*g.revoked_at));
-  } else {
-    s.null(11);
-  }
+  s.time(9, g.created_at);
+  s.time(10, g.expires_at);
+  s.time(11, g.revoked_at);
   s.text(12, g.revoked_by);
   s.i64(13, static_cast<int64_t>(g.uses));
   if (sqlite3_step(s.get()) != SQLITE_DONE) {
@@ -360,11 +340,9 @@ Result<std::vector<Grant>> SqliteApprovalStore::list_grants(size_t limit) {
     g.statement = s.col_text(5);
     g.approvers = parse_list(s.col_text(6));
     g.granted_by = parse_list(s.col_text(7));
-    g.created_at = from_us(s.col_i64(8));
-    g.expires_at = from_us(s.col_i64(9));
-    if (!s.col_null(10)) {
-      g.revoked_at = from_us(s.col_i64(10));
-    }
+    g.created_at = s.col_time(8);
+    g.expires_at = s.col_time(9);
+    g.revoked_at = s.col_opt_time(10);
     g.revoked_by = s.col_text(11);
     g.uses = static_cast<uint64_t>(s.col_i64(12));
     out.push_back(std::move(g));

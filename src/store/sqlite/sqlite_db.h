@@ -4,7 +4,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +23,15 @@ namespace custos::store {
 
 // sqlite3_exec with the error turned into an ErrorCode::kIo naming the store.
 [[nodiscard]] Result<void> exec_sql(sqlite3* db, const char* sql, std::string_view what);
+
+// Times are stored as microseconds since the Unix epoch (columns named *_us), NULL when absent.
+using StoredTime = std::chrono::system_clock::time_point;
+inline int64_t to_us(StoredTime t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+inline StoredTime from_us(int64_t us) {
+  return StoredTime(std::chrono::duration_cast<StoredTime::duration>(std::chrono::microseconds(us)));
+}
 
 // A prepared statement, finalized on scope exit. Binds take 1-based indices, columns 0-based,
 // as in SQLite; text is copied (SQLITE_TRANSIENT).
@@ -50,6 +61,8 @@ class Stmt {
     sqlite3_bind_null(s_, i);
     return *this;
   }
+  Stmt& time(int i, StoredTime t) { return i64(i, to_us(t)); }
+  Stmt& time(int i, const std::optional<StoredTime>& t) { return t ? time(i, *t) : null(i); }
 
   std::string col_text(int i) {
     const unsigned char* p = sqlite3_column_text(s_, i);
@@ -59,6 +72,10 @@ class Stmt {
   }
   int64_t col_i64(int i) { return sqlite3_column_int64(s_, i); }
   bool col_null(int i) { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
+  StoredTime col_time(int i) { return from_us(col_i64(i)); }
+  std::optional<StoredTime> col_opt_time(int i) {
+    return col_null(i) ? std::nullopt : std::optional<StoredTime>(col_time(i));
+  }
 
  private:
   sqlite3* db_;

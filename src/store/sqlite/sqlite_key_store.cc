@@ -35,22 +35,6 @@ CREATE INDEX IF NOT EXISTS exchange_tokens_revoked ON exchange_tokens(revoked_at
 CREATE INDEX IF NOT EXISTS exchange_tokens_expires ON exchange_tokens(expires_at_us);
 )sql";
 
-int64_t to_us(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-TimePoint from_us(int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
-
-// Optional times are microseconds since the epoch, NULL when absent.
-Stmt& bind_time(Stmt& s, int i, const std::optional<TimePoint>& v) {
-  return v ? s.i64(i, to_us(*v)) : s.null(i);
-}
-std::optional<TimePoint> col_time(Stmt& s, int i) {
-  if (s.col_null(i)) {
-    return std::nullopt;
-  }
-  return from_us(s.col_i64(i));
-}
-
 Unexpected db_error(const std::string& what, const Stmt& s) {
   return fail(ErrorCode::kInternal, "key store: " + what + ": " + s.error());
 }
@@ -64,12 +48,12 @@ StoredKey read_key(Stmt& s) {
   k.key_id = s.col_text(0);
   k.identity = s.col_text(1);
   k.sha256_hex = s.col_text(2);
-  k.created_at = from_us(s.col_i64(3));
-  k.expires_at = col_time(s, 4);
-  k.revoked_at = col_time(s, 5);
+  k.created_at = s.col_time(3);
+  k.expires_at = s.col_opt_time(4);
+  k.revoked_at = s.col_opt_time(5);
   k.rotated_from = s.col_text(6);
-  k.grace_until = col_time(s, 7);
-  k.last_used_at = col_time(s, 8);
+  k.grace_until = s.col_opt_time(7);
+  k.last_used_at = s.col_opt_time(8);
   return k;
 }
 
@@ -108,9 +92,9 @@ Result<void> SqliteKeyStore::insert_key(const StoredKey& key) {
   if (!s.ok()) {
     return db_error("insert key", s);
   }
-  s.text(1, key.key_id).text(2, key.identity).text(3, key.sha256_hex).i64(4, to_us(key.created_at));
-  bind_time(bind_time(s, 5, key.expires_at), 6, key.revoked_at).text(7, key.rotated_from);
-  bind_time(bind_time(s, 8, key.grace_until), 9, key.last_used_at);
+  s.text(1, key.key_id).text(2, key.identity).text(3, key.sha256_hex).time(4, key.created_at);
+  s.time(5, key.expires_at).time(6, key.revoked_at).text(7, key.rotated_from);
+  s.time(8, key.grace_until).time(9, key.last_used_at);
   if (s.step() != SQLITE_DONE) {
     return db_error("insert key", s);
   }
@@ -161,7 +145,7 @@ Result<void> SqliteKeyStore::set_grace(const std::string& key_id, TimePoint grac
   if (!s.ok()) {
     return db_error("rotate key", s);
   }
-  s.text(1, key_id).i64(2, to_us(grace_until));
+  s.text(1, key_id).time(2, grace_until);
   if (s.step() != SQLITE_DONE) {
     return db_error("rotate key", s);
   }
@@ -183,7 +167,7 @@ Result<void> SqliteKeyStore::revoke(const std::string& id, TimePoint now) {
     if (!s.ok()) {
       return db_error("revoke", s);
     }
-    s.text(1, id).i64(2, to_us(now));
+    s.text(1, id).time(2, now);
     if (s.step() != SQLITE_DONE) {
       return db_error("revoke", s);
     }
@@ -204,7 +188,7 @@ Result<void> SqliteKeyStore::set_last_used(const std::string& key_id, TimePoint 
   if (!s.ok()) {
     return db_error("touch key", s);
   }
-  s.text(1, key_id).i64(2, to_us(when));
+  s.text(1, key_id).time(2, when);
   if (s.step() != SQLITE_DONE) {
     return db_error("touch key", s);
   }
@@ -216,7 +200,7 @@ Result<void> SqliteKeyStore::insert_token(const StoredToken& t) {
   // Expired tokens are useless: drop those more than a day past expiry while here.
   Stmt purge(db_, "DELETE FROM exchange_tokens WHERE expires_at_us < ?1");
   if (purge.ok()) {
-    purge.i64(1, to_us(t.created_at - std::chrono::hours(24)));
+    purge.time(1, t.created_at - std::chrono::hours(24));
     (void)purge.step();
   }
   Stmt s(db_,
@@ -226,8 +210,8 @@ Result<void> SqliteKeyStore::insert_token(const StoredToken& t) {
     return db_error("insert token", s);
   }
   s.text(1, t.token_id).text(2, t.identity).text(3, t.sha256_hex).text(4, t.token_jti);
-  s.text(5, t.token_sub).i64(6, to_us(t.created_at)).i64(7, to_us(t.expires_at));
-  bind_time(s, 8, t.revoked_at);
+  s.text(5, t.token_sub).time(6, t.created_at).time(7, t.expires_at);
+  s.time(8, t.revoked_at);
   if (s.step() != SQLITE_DONE) {
     return db_error("insert token", s);
   }
@@ -256,9 +240,9 @@ Result<StoredToken> SqliteKeyStore::get_token(const std::string& token_id) {
   t.sha256_hex = s.col_text(2);
   t.token_jti = s.col_text(3);
   t.token_sub = s.col_text(4);
-  t.created_at = from_us(s.col_i64(5));
-  t.expires_at = from_us(s.col_i64(6));
-  t.revoked_at = col_time(s, 7);
+  t.created_at = s.col_time(5);
+  t.expires_at = s.col_time(6);
+  t.revoked_at = s.col_opt_time(7);
   return t;
 }
 
@@ -270,7 +254,7 @@ Result<std::vector<std::string>> SqliteKeyStore::revoked_key_ids_since(TimePoint
   if (!s.ok()) {
     return db_error("revoked ids", s);
   }
-  s.i64(1, to_us(since));
+  s.time(1, since);
   std::vector<std::string> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
@@ -299,12 +283,12 @@ Result<std::vector<IdentityActivity>> SqliteKeyStore::identity_activity(TimePoin
   if (!s.ok()) {
     return db_error("session activity", s);
   }
-  s.i64(1, to_us(now - std::chrono::days(30)));
+  s.time(1, now - std::chrono::days(30));
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
     IdentityActivity a;
     a.identity = s.col_text(0);
-    a.last_seen = col_time(s, 1);
+    a.last_seen = s.col_opt_time(1);
     a.sessions_30d = uint64_t(s.col_i64(2));
     a.statements_30d = uint64_t(s.col_i64(3));
     out.push_back(std::move(a));

@@ -39,14 +39,6 @@ constexpr const char* kSessionColumns =
     "id, identity, auth_method, connection, client_addr, target, started_at_us, ended_at_us, "
     "close_reason, statements, bytes_from_client, bytes_from_target, recording_path, status";
 
-int64_t to_us(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-
-Clock::time_point from_us(int64_t us) {
-  return Clock::time_point(
-      std::chrono::duration_cast<Clock::duration>(std::chrono::microseconds(us)));
-}
 
 std::string column_text(sqlite3_stmt* s, int i) {
   const unsigned char* p = sqlite3_column_text(s, i);
