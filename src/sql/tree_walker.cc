@@ -407,19 +407,15 @@ class Walker {
     add_statement_kind(Kind::kSet);
     note_setting(name);
     if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && v->n_args > 0) {
-      // SET NAMES is client_encoding too. The value decides, so the verdict may not be reused
-      // for the same shape with another literal.
-      result_.literal_sensitive = true;
+      // SET NAMES is client_encoding too.
       note_setting_value(name, v->n_args == 1 ? const_value(v->args[0]) : std::nullopt);
     }
     if (name == "search_path") {
       result_.literal_sensitive = true;  // SET search_path = 'a', 'b' names schemas in literals
       std::vector<std::string> schemas;
       for (size_t i = 0; i < v->n_args; ++i) {
-        const PgQuery__Node* a = v->args[i];
-        if (a->node_case == PG_QUERY__NODE__NODE_A_CONST &&
-            a->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL && a->a_const->sval->sval) {
-          schemas.emplace_back(a->a_const->sval->sval);
+        if (const char* schema = const_string(v->args[i])) {
+          schemas.emplace_back(schema);
         }
       }
       note_search_path(schemas);
@@ -445,21 +441,33 @@ class Walker {
     if (name != "client_encoding" && name != "standard_conforming_strings") {
       return;
     }
+    // The value decides: the verdict may not be reused for this shape with another literal.
+    result_.literal_sensitive = true;
     std::string why = value ? unreadable_setting(name, *value) : name + " computed at run time";
     if (!why.empty() && cmd_.unreadable_setting.empty()) {
       cmd_.unreadable_setting = std::move(why);
     }
   }
 
+  // The text of a string constant ('x', not a number or an expression), or nullptr.
+  static const char* const_string(const PgQuery__Node* a) {
+    if (a == nullptr || a->node_case != PG_QUERY__NODE__NODE_A_CONST || a->a_const->isnull ||
+        a->a_const->val_case != PG_QUERY__A__CONST__VAL_SVAL) {
+      return nullptr;
+    }
+    return a->a_const->sval->sval;
+  }
+
   // A constant as PostgreSQL hands it to a setting: strings as written, numbers as text.
   static std::optional<std::string> const_value(const PgQuery__Node* a) {
+    if (const char* text = const_string(a)) {
+      return std::string(text);
+    }
     if (a == nullptr || a->node_case != PG_QUERY__NODE__NODE_A_CONST || a->a_const->isnull) {
       return std::nullopt;
     }
     const PgQuery__AConst* c = a->a_const;
     switch (c->val_case) {
-      case PG_QUERY__A__CONST__VAL_SVAL:
-        return c->sval->sval ? std::optional<std::string>(c->sval->sval) : std::nullopt;
       case PG_QUERY__A__CONST__VAL_IVAL:
         return std::to_string(c->ival->ival);
       case PG_QUERY__A__CONST__VAL_FVAL:
@@ -473,14 +481,13 @@ class Walker {
 
   // set_config('search_path', 'a, "B", pg_catalog', ...): the value as PostgreSQL splits it.
   void note_search_path_text(const PgQuery__FuncCall* fc) {
-    const PgQuery__Node* a = fc->n_args >= 2 ? fc->args[1] : nullptr;
-    if (a == nullptr || a->node_case != PG_QUERY__NODE__NODE_A_CONST ||
-        a->a_const->val_case != PG_QUERY__A__CONST__VAL_SVAL || !a->a_const->sval->sval) {
+    const char* text = fc->n_args >= 2 ? const_string(fc->args[1]) : nullptr;
+    if (text == nullptr) {
       add_kind(Kind::kOther);  // computed value: could be anything
       return;
     }
     // The value as PostgreSQL splits it; a list it would refuse is no plain set either.
-    std::optional<std::vector<std::string>> schemas = split_identifiers(a->a_const->sval->sval, ',');
+    std::optional<std::vector<std::string>> schemas = split_identifiers(text, ',');
     if (!schemas) {
       add_kind(Kind::kOther);
       return;
@@ -818,15 +825,13 @@ class Walker {
     while (arg != nullptr && arg->node_case == PG_QUERY__NODE__NODE_TYPE_CAST) {
       arg = arg->type_cast->arg;  // 'seq'::regclass
     }
-    if (arg == nullptr || arg->node_case != PG_QUERY__NODE__NODE_A_CONST ||
-        arg->a_const->val_case != PG_QUERY__A__CONST__VAL_SVAL ||
-        arg->a_const->sval->sval == nullptr) {
+    const char* text = const_string(arg);
+    if (text == nullptr) {
       return "?";
     }
     result_.literal_sensitive = true;  // the facts depend on this literal
     // regclass input: a dotted name, split and folded as PostgreSQL does.
-    std::optional<std::vector<std::string>> parts =
-        split_identifiers(arg->a_const->sval->sval, '.');
+    std::optional<std::vector<std::string>> parts = split_identifiers(text, '.');
     if (!parts || parts->size() > 3) {
       return "?";
     }
@@ -865,11 +870,8 @@ class Walker {
   }
 
   void set_config(const PgQuery__FuncCall* fc) {
-    const char* setting = nullptr;
-    if (fc->n_args >= 1 && fc->args[0]->node_case == PG_QUERY__NODE__NODE_A_CONST &&
-        fc->args[0]->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL &&
-        fc->args[0]->a_const->sval->sval != nullptr) {
-      setting = fc->args[0]->a_const->sval->sval;
+    const char* setting = fc->n_args >= 1 ? const_string(fc->args[0]) : nullptr;
+    if (setting != nullptr) {
       result_.literal_sensitive = true;
     }
     if (setting == nullptr) {

@@ -193,6 +193,21 @@ TEST(AnalyzerCacheTest, BoundedAndThreadSafe) {
   EXPECT_EQ(a.stats().hits + a.stats().misses, 2000u);
 }
 
+// A setting whose value changes how later text is read is judged per literal; any other SET is
+// one shape whatever its value.
+TEST(AnalyzerCacheTest, SetIsCachedByShapeUnlessItsValueMatters) {
+  Analyzer a;
+  EXPECT_EQ(one(a, "SET client_encoding = 'UTF8'").unreadable_setting, "");
+  EXPECT_EQ(one(a, "SET client_encoding = 'SJIS'").unreadable_setting, "client_encoding SJIS");
+  EXPECT_EQ(one(a, "SET standard_conforming_strings = on").unreadable_setting, "");
+  EXPECT_EQ(one(a, "SET standard_conforming_strings = off").unreadable_setting,
+            "standard_conforming_strings=off");
+  one(a, "SET statement_timeout = '5s'");
+  const auto before = a.stats();
+  EXPECT_EQ(one(a, "SET statement_timeout = '30s'").kinds, Kinds{Kind::kSet});
+  EXPECT_EQ(a.stats().hits, before.hits + 1) << "an ordinary SET should share its shape's entry";
+}
+
 TEST(ShapeKeyTest, LiteralsReplacedStructureKept) {
   ShapeKey k = make_shape_key("SELECT 'a', E'\\'x', $t$ ; $t$, 1.5e3, \"c;1\" FROM t1 WHERE a = $1; SELECT 2");
   ASSERT_TRUE(k.cacheable);
