@@ -122,6 +122,14 @@ Verdict make(Decision d, const config::Policy& p, int rule, Kind k, std::string 
   return v;
 }
 
+// A denial custos makes whatever the policy's rules say.
+Verdict builtin_denial(const config::Policy& p, Kind k, std::string reason, std::string message) {
+  Verdict v = make(Decision::kDeny, p, 0, k, std::move(reason));
+  v.builtin = true;
+  v.message = std::move(message);
+  return v;
+}
+
 std::string rule_label(int rule) { return rule == 0 ? "default" : "rule " + std::to_string(rule); }
 
 }  // namespace
@@ -152,28 +160,22 @@ bool table_glob_matches(std::string_view glob, std::string_view table) {
 }
 
 Verdict evaluate_parse_error(const config::Policy& policy) {
-  Verdict v = make(Decision::kDeny, policy, 0, Kind::kOther, "statement could not be parsed");
-  v.builtin = true;
-  v.message = "statement could not be parsed";
-  return v;
+  return builtin_denial(policy, Kind::kOther, "statement could not be parsed",
+                        "statement could not be parsed");
 }
 
 Verdict evaluate(const config::Policy& policy, const sql::Command& cmd) {
   const Kind primary = cmd.kinds.empty() ? Kind::kOther : cmd.kinds.front();
   if (cmd.unresolved_execute) {
-    Verdict v = make(Decision::kDeny, policy, 0, Kind::kExecute,
-                     "EXECUTE of a prepared statement custos has not analyzed");
-    v.builtin = true;
-    v.message = "unknown prepared statement";
-    return v;
+    return builtin_denial(policy, Kind::kExecute,
+                          "EXECUTE of a prepared statement custos has not analyzed",
+                          "unknown prepared statement");
   }
   if (!cmd.unreadable_setting.empty()) {
-    Verdict v = make(Decision::kDeny, policy, 0, Kind::kOther,
-                     "would switch the session to " + cmd.unreadable_setting +
-                         ", in which custos cannot check statements");
-    v.builtin = true;
-    v.message = "custos cannot check statements under " + cmd.unreadable_setting;
-    return v;
+    return builtin_denial(policy, Kind::kOther,
+                          "would switch the session to " + cmd.unreadable_setting +
+                              ", in which custos cannot check statements",
+                          "custos cannot check statements under " + cmd.unreadable_setting);
   }
   const auto tables = all_tables(cmd);
   for (size_t i = 0; i < policy.rules.size(); ++i) {
