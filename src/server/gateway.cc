@@ -14,6 +14,7 @@
 #include "net/io_pool.h"
 #include "net/stream.h"
 #include "protocol/postgres/session.h"
+#include "protocol/postgres/tls_alpn.h"
 #include "server/services.h"
 #include "secrets/secret_resolver.h"
 #include "store/store.h"
@@ -21,20 +22,6 @@
 namespace custos::server {
 
 namespace {
-
-// ALPN toward callers: agree on "postgresql" when offered (libpq 17+ offers it, and requires it
-// for direct TLS); a client offering only other protocols is refused, as PostgreSQL refuses it.
-int select_postgres_alpn(SSL*, const unsigned char** out, unsigned char* outlen,
-                         const unsigned char* in, unsigned int inlen, void*) {
-  static constexpr unsigned char kOffer[] = "\x0apostgresql";
-  unsigned char* chosen = nullptr;
-  if (SSL_select_next_proto(&chosen, outlen, kOffer, sizeof kOffer - 1, in, inlen) !=
-      OPENSSL_NPN_NEGOTIATED) {
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
-  }
-  *out = chosen;
-  return SSL_TLSEXT_ERR_OK;
-}
 
 std::unique_ptr<asio::ssl::context> make_client_tls(const config::TlsConfig& tls) {
   auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
@@ -51,7 +38,7 @@ std::unique_ptr<asio::ssl::context> make_client_tls(const config::TlsConfig& tls
     throw std::runtime_error("tls.key: cannot load " + tls.key + ": " + ec.message());
   }
   SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_SERVER);
-  SSL_CTX_set_alpn_select_cb(ctx->native_handle(), select_postgres_alpn, nullptr);
+  postgres::agree_postgres_alpn(ctx->native_handle());
   return ctx;
 }
 

@@ -244,6 +244,11 @@ asio::awaitable<std::optional<StartupPacket>> Session::read_startup() {
   }
 }
 
+std::string Session::unreadable_reported_setting(const Frame& parameter_status) {
+  auto ps = parse_parameter_status(parameter_status.payload);
+  return ps ? sql::unreadable_setting(ps->name, ps->value) : std::string();
+}
+
 asio::awaitable<bool> Session::accept_direct_tls() {
   const core::ByteView hello = client_in_.readable();
   auto ok = co_await client_.accept_tls(*services_.client_tls, hello);
@@ -467,14 +472,14 @@ asio::awaitable<bool> Session::connect_upstream(const StartupPacket& startup) {
     if (k == "user" || k == "database" || k.starts_with("_pq_.")) {
       continue;
     }
-    if (k == "client_encoding" && !sql::parser_safe_client_encoding(v)) {
-      spdlog::warn("session={} identity={} client_encoding {} refused", id_,
-                   principal_->identity, v);
+    if (!sql::unreadable_setting(k, v).empty()) {  // client_encoding=SJIS and the like
+      spdlog::warn("session={} identity={} startup {} {} refused", id_, principal_->identity, k,
+                   v);
       set_close_reason(CloseReason::policy_denied);
       std::string message = fmt::format(
-          "custos: client_encoding \"{}\" is not supported (statements in it cannot be "
-          "checked as the server reads them); use UTF8",
-          v);
+          "custos: {} \"{}\" is not supported (statements under it cannot be checked as the "
+          "server reads them); use UTF8",
+          k, v);
       co_await send_error("FATAL", "0A000", message);
       co_return false;
     }
@@ -610,8 +615,7 @@ asio::awaitable<bool> Session::finish_upstream_startup() {
       }
     } else {
       if (frame->type == 'S') {
-        auto ps = parse_parameter_status(frame->payload);
-        std::string unreadable = ps ? sql::unreadable_setting(ps->name, ps->value) : std::string();
+        std::string unreadable = unreadable_reported_setting(*frame);
         if (!unreadable.empty()) {
           // The analyzer reads statement text as PostgreSQL does with standard_conforming_strings
           // on and an ASCII-safe client encoding; otherwise the target would read backslashes

@@ -204,8 +204,11 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   std::optional<mask::MaskPlan> plan_;
   std::optional<std::string> plan_error_;
   // Set when the target reports a setting custos cannot read statements under (see
-  // sql/parse_settings.h); the next statement closes the session.
+  // sql/parse_settings.h); the next statement closes the session. At login such a report
+  // refuses the session instead.
   std::string unreadable_setting_;
+  // For a ParameterStatus: why statements could no longer be checked under it, or "".
+  static std::string unreadable_reported_setting(const Frame& parameter_status);
   bool copy_masking_ = false;
   bool copy_csv_ = false;
   mask::MaskCounts mask_counts_;

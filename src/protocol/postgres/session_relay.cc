@@ -10,7 +10,6 @@
 #include "protocol/postgres/message.h"
 #include "protocol/postgres/session.h"
 #include "protocol/postgres/upstream_connector.h"
-#include "sql/parse_settings.h"
 
 namespace custos::postgres {
 
@@ -687,10 +686,8 @@ void Session::on_upstream_frame(const Frame& f) {
       return;
     }
     case 'S':
-      if (auto ps = parse_parameter_status(f.payload)) {
-        if (std::string why = sql::unreadable_setting(ps->name, ps->value); !why.empty()) {
-          unreadable_setting_ = std::move(why);
-        }
+      if (std::string why = unreadable_reported_setting(f); !why.empty()) {
+        unreadable_setting_ = std::move(why);
       }
       return;
     case 'Z':
