@@ -108,8 +108,10 @@ def test_direct_tls_with_postgresql_alpn(gateway):
         s.close()
 
     bare = harness.RawSession(gateway.pg_port, "ci-deploy", "orders", gateway.key, direct_alpn=[])
-    assert bare.login_error["C"] == "08P01"
-    assert "without ALPN" in bare.login_error["M"]
+    assert (bare.login_error["S"], bare.login_error["C"], bare.login_error["M"]) == (
+        "FATAL", "08P01",
+        "custos: received direct SSL connection request without ALPN protocol negotiation "
+        "extension")
     bare.sock.close()
     assert "direct TLS connection without ALPN" in gateway.gw.log_text()
 

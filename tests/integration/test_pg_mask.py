@@ -356,12 +356,10 @@ def test_large_result_masked_in_order(m, pg):
           from generate_series(1, {n}) g""")
     rows = q(m, "select id, email, ssn, notes from big_m order by id")
     assert [r[0] for r in rows] == list(range(1, n + 1))
-    for id_, email, ssn, notes in rows:
-        assert email == "****", email  # the email detector redacts the whole address
-        assert ssn == "****", ssn  # valid SSNs (area 001-665): the us_ssn detector redacts them
-        assert "4111 1111 1111 1111" not in notes and notes.endswith(f"order {id_}"), notes
+    # The email detector redacts the whole address; valid SSNs (area 001-665) are redacted by the
+    # us_ssn detector; the credit_card detector redacts the card inside the note.
+    assert rows == [(i, "****", "****", f"paid with **** order {i}") for i in range(1, n + 1)]
     r = m.psql("-c", "copy big_m to stdout")
     assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
-    assert [int(line.split("\t")[0]) for line in lines] == list(range(1, n + 1))
-    assert "4111 1111 1111 1111" not in r.stdout and "@example.com" not in r.stdout
+    assert r.stdout.splitlines() == [f"{i}\t****\t****\tpaid with **** order {i}"
+                                     for i in range(1, n + 1)]

@@ -79,25 +79,26 @@ def test_cte_delete_hidden_in_select_denied(gw, pg):
     assert count(pg) == 10
 
 
-@pytest.mark.parametrize("sql", [
-    "select pg_read_file('/etc/passwd')",
-    "select pg_catalog.pg_read_file('/etc/passwd')",
-    "select set_config('role', 'postgres', false)",
-    "do $$ begin delete from pol_items; end $$",
-    "explain analyze delete from pol_items where id = 1",
-    "copy pol_items to program 'cat'",
-    "/* comment */ DeLeTe /* nested /* x */ */ FROM pol_items",
-    "create table pol_ctas as select * from pol_items",
-    "select * from pol_items where id = 1 for update",
-    "select nextval('pol_items_seq')",
-    "select pg_advisory_lock(42)",
-    "select 1 operator(public.=) 1",
-    "set search_path = public, pg_catalog",
+@pytest.mark.parametrize("sql,denial", [
+    ("select pg_read_file('/etc/passwd')", "dangerous_function denied by policy 'ci-on-orders' (default deny)"),
+    ("select pg_catalog.pg_read_file('/etc/passwd')", "dangerous_function denied by policy 'ci-on-orders' (default deny)"),
+    ("select set_config('role', 'postgres', false)", "set_role denied by policy 'ci-on-orders' (default deny)"),
+    ("do $$ begin delete from pol_items; end $$", "do denied by policy 'ci-on-orders' (default deny)"),
+    ("explain analyze delete from pol_items where id = 1", "delete denied by policy 'ci-on-orders' (default deny)"),
+    ("copy pol_items to program 'cat'", "copy_program denied by policy 'ci-on-orders' (default deny)"),
+    ("/* comment */ DeLeTe /* nested /* x */ */ FROM pol_items",
+     "delete denied by policy 'ci-on-orders' rule 4: UPDATE/DELETE without WHERE"),
+    ("create table pol_ctas as select * from pol_items", "ddl denied by policy 'ci-on-orders' rule 2: no DDL from CI"),
+    ("select * from pol_items where id = 1 for update", "lock denied by policy 'ci-on-orders' (default deny)"),
+    ("select nextval('pol_items_seq')", "update denied by policy 'ci-on-orders' (default deny)"),
+    ("select pg_advisory_lock(42)", "lock denied by policy 'ci-on-orders' (default deny)"),
+    ("select 1 operator(public.=) 1", "call denied by policy 'ci-on-orders' (default deny)"),
+    ("set search_path = public, pg_catalog", "other denied by policy 'ci-on-orders' (default deny)"),
 ])
-def test_bypass_attempts_denied(gw, pg, sql):
+def test_bypass_attempts_denied(gw, pg, sql, denial):
     r = gw.psql("-c", sql)
     assert r.returncode != 0, sql
-    assert "denied by policy" in r.stderr, r.stderr
+    assert f"ERROR:  custos: {denial}\n" in r.stderr, r.stderr
     assert count(pg) == 10
 
 
@@ -118,6 +119,7 @@ def test_execute_of_a_prepare_in_the_same_query_is_judged_by_what_it_runs(gw, pg
     assert r.stdout.split() == ["PREPARE", "10"]
     r = gw.psql("-c", "prepare pd as delete from pol_items where id = 1; execute pd")
     assert r.returncode != 0
+    assert "ERROR:  custos: delete denied by policy 'ci-on-orders' (default deny)\n" in r.stderr
     assert count(pg) == 10
 
 
@@ -212,7 +214,8 @@ def test_denials_are_recorded_with_the_decision(gw):
     assert denied[-1]["decision"]["verdict"]["decision"] == "deny"
     # Text that does not parse is recorded the same way, with the parser's reason as its fact.
     r = gw.psql("-c", "selec * from pol_items")
-    assert "statement could not be parsed" in r.stderr
+    assert ("ERROR:  custos: other denied by policy 'ci-on-orders' (built-in rule): statement "
+            "could not be parsed\n") in r.stderr, r.stderr
     events = [json.loads(l) for l in gw.gw.recordings_text().splitlines() if l.strip()]
     bad = [e for e in events if e.get("type") == "statement" and e.get("text") == "selec * from pol_items"]
     assert bad[-1]["decision"]["verdict"]["decision"] == "deny"
@@ -250,19 +253,25 @@ def test_client_encodings_custos_cannot_read_are_refused(gw, fresh_gateway):
                         "dbname=orders sslmode=require", "-c", "select 1"],
                        capture_output=True, text=True, env=env, timeout=30)
     assert r.returncode != 0
-    assert 'client_encoding "SJIS" is not supported' in r.stderr, r.stderr
+    assert ('FATAL:  custos: client_encoding "SJIS" is not supported (statements under it cannot '
+            'be checked as the server reads them); use UTF8\n') in r.stderr, r.stderr
 
     permissive = fresh_gateway(policy_yaml="    default: allow")
     conn = psycopg2.connect(permissive.dsn())
     conn.autocommit = True
     try:
         cur = conn.cursor()
-        for statement in ("set client_encoding to 'GBK'", "set names 'Shift_JIS'",
-                          "select set_config('client_encoding', 'BIG5', false)",
-                          "set standard_conforming_strings = off"):
+        for statement, setting in (("set client_encoding to 'GBK'", "client_encoding GBK"),
+                                   ("set names 'Shift_JIS'", "client_encoding Shift_JIS"),
+                                   ("select set_config('client_encoding', 'BIG5', false)",
+                                    "client_encoding BIG5"),
+                                   ("set standard_conforming_strings = off",
+                                    "standard_conforming_strings=off")):
             with pytest.raises(psycopg2.errors.InsufficientPrivilege) as e:
                 cur.execute(statement)
-            assert "custos cannot check statements under" in str(e.value), str(e.value)
+            assert e.value.diag.message_primary == (
+                "custos: other denied by policy 'ci-on-orders' (built-in rule): custos cannot "
+                f"check statements under {setting}")
         cur.execute("show client_encoding")
         assert cur.fetchone()[0] == "UTF8"  # nothing reached the target
         cur.execute("set client_encoding to 'LATIN1'")  # ASCII-safe: a plain setting
@@ -295,7 +304,8 @@ def test_target_default_encoding_custos_cannot_read_is_refused(gw, pg):
     try:
         r = gw.psql("-c", "select 1")
         assert r.returncode != 0
-        assert "target runs with client_encoding SJIS, which custos does not support" in r.stderr
+        assert ('FATAL:  custos: connection "orders": target runs with client_encoding SJIS, which '
+                "custos does not support\n") in r.stderr, r.stderr
     finally:
         pg.sql(f"alter role {pg.app_user} in database orders reset client_encoding")
     assert gw.psql("-c", "select 1").stdout.strip() == "1"
