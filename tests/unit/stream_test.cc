@@ -8,6 +8,7 @@
 
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "identity_test_pki.h"
@@ -253,6 +254,102 @@ TEST_F(StreamPair, PlainGatheredWriteAndBulkRead) {
       expect_bytes(*server_, data));
   EXPECT_FALSE(client_->is_tls());
   EXPECT_EQ(client_->tls_version(), "none");
+}
+
+// Every read below is short (fewer bytes than the buffer), which lets the reactor skip the
+// next speculative recv and wait for an edge: the next message must still wake the reader.
+asio::awaitable<void> ping(Stream& s, int rounds, int* done) {
+  char buf[64];
+  for (int i = 0; i < rounds; ++i) {
+    std::string msg = "ping " + std::to_string(i);
+    auto [wec, wn] = co_await s.write_all(asio::buffer(msg));
+    EXPECT_FALSE(wec) << wec.message();
+    std::string got;
+    while (got.size() < msg.size()) {
+      auto [ec, n] = co_await s.read_some(asio::buffer(buf));
+      if (ec) {
+        ADD_FAILURE() << "read failed in round " << i << ": " << ec.message();
+        co_return;
+      }
+      got.append(buf, n);
+    }
+    EXPECT_EQ(got, "pong " + std::to_string(i));
+    ++*done;
+  }
+}
+
+asio::awaitable<void> pong(Stream& s, int rounds) {
+  char buf[64];
+  for (int i = 0; i < rounds; ++i) {
+    std::string want = "ping " + std::to_string(i);
+    std::string got;
+    while (got.size() < want.size()) {
+      auto [ec, n] = co_await s.read_some(asio::buffer(buf));
+      if (ec) {
+        ADD_FAILURE() << "read failed in round " << i << ": " << ec.message();
+        co_return;
+      }
+      got.append(buf, n);
+    }
+    EXPECT_EQ(got, want);
+    std::string reply = "pong " + std::to_string(i);
+    auto [wec, wn] = co_await s.write_all(asio::buffer(reply));
+    EXPECT_FALSE(wec) << wec.message();
+  }
+}
+
+TEST_F(StreamPair, TlsShortRoundTripsKeepWaking) {
+  handshake();
+  int done = 0;
+  run(ping(*client_, 2000, &done), pong(*server_, 2000));
+  EXPECT_EQ(done, 2000);
+}
+
+TEST_F(StreamPair, PlainShortRoundTripsKeepWaking) {
+  int done = 0;
+  run(ping(*client_, 2000, &done), pong(*server_, 2000));
+  EXPECT_EQ(done, 2000);
+}
+
+// Bytes written by another thread race with the reader's bookkeeping between a short read and
+// its next wait; none may be left unread.
+TEST(StreamRace, BytesFromAnotherThreadAfterAShortReadAreRead) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::socket writer_socket(io);
+  writer_socket.connect(acceptor.local_endpoint());
+  writer_socket.set_option(tcp::no_delay(true));
+  Stream reader(acceptor.accept());
+  const auto data = random_bytes(20000, 5);
+  std::thread writer([&] {
+    std::mt19937 rng(6);
+    size_t off = 0;
+    while (off < data.size()) {
+      size_t len = std::min<size_t>(1 + rng() % 40, data.size() - off);
+      asio::write(writer_socket, asio::buffer(data.data() + off, len));
+      off += len;
+      if (rng() % 4 == 0) {
+        std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
+      }
+    }
+  });
+  std::vector<uint8_t> got;
+  auto read_all = [](Stream& s, std::vector<uint8_t>* out, size_t n) -> asio::awaitable<void> {
+    uint8_t buf[7];  // often filled: a full read must not be taken for a drained socket
+    while (out->size() < n) {
+      auto [ec, k] = co_await s.read_some(asio::buffer(buf));
+      if (ec) {
+        ADD_FAILURE() << "read failed after " << out->size() << " bytes: " << ec.message();
+        co_return;
+      }
+      out->insert(out->end(), buf, buf + k);
+    }
+  };
+  asio::co_spawn(io, read_all(reader, &got, data.size()), asio::detached);
+  io.run_for(std::chrono::seconds(20));
+  writer.join();
+  ASSERT_EQ(got.size(), data.size()) << "the reader stopped waking";
+  EXPECT_EQ(got, data);
 }
 
 }  // namespace
