@@ -57,6 +57,22 @@ std::vector<uint8_t> random_bytes(size_t n, unsigned seed) {
   return v;
 }
 
+// Reads until `n` bytes have arrived, `chunk` bytes at most per read (the default is not a
+// record size: reads end inside records). Fewer bytes come back only after a failed read.
+asio::awaitable<std::vector<uint8_t>> read_exactly(Stream& s, size_t n, size_t chunk = 7000) {
+  std::vector<uint8_t> got;
+  std::vector<uint8_t> buf(chunk);
+  while (got.size() < n) {
+    auto [ec, k] = co_await s.read_some(asio::buffer(buf));
+    if (ec) {
+      ADD_FAILURE() << "read failed after " << got.size() << " bytes: " << ec.message();
+      break;
+    }
+    got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(k));
+  }
+  co_return got;
+}
+
 // A connected pair of Streams on one io_context (server side, client side).
 class StreamPair : public ::testing::Test {
  protected:
@@ -134,20 +150,6 @@ class StreamPair : public ::testing::Test {
     size_t i = 0;
     while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
     EXPECT_EQ(i, want.size()) << "first difference at byte " << i << " of " << got.size();
-  }
-
-  static asio::awaitable<std::vector<uint8_t>> read_exactly(Stream& s, size_t n) {
-    std::vector<uint8_t> got;
-    std::vector<uint8_t> buf(7000);  // not a record size: reads end inside records
-    while (got.size() < n) {
-      auto [ec, k] = co_await s.read_some(asio::buffer(buf));
-      if (ec) {
-        ADD_FAILURE() << "read failed after " << got.size() << " bytes: " << ec.message();
-        break;
-      }
-      got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(k));
-    }
-    co_return got;
   }
 
   asio::io_context io_;
@@ -256,59 +258,46 @@ TEST_F(StreamPair, PlainGatheredWriteAndBulkRead) {
   EXPECT_EQ(client_->tls_version(), "none");
 }
 
-// Every read below is short (fewer bytes than the buffer), which lets the reactor skip the
-// next speculative recv and wait for an edge: the next message must still wake the reader.
-asio::awaitable<void> ping(Stream& s, int rounds, int* done) {
-  char buf[64];
+// One side of `rounds` short exchanges: the opener sends "ping i" and waits for "pong i", the
+// other side answers. Every read is short (fewer bytes than the read asks for), which lets the
+// reactor skip the next speculative recv and wait for an edge: the next message must still wake
+// the reader.
+asio::awaitable<void> ping_pong(Stream& s, int rounds, bool opener, int* done) {
   for (int i = 0; i < rounds; ++i) {
-    std::string msg = "ping " + std::to_string(i);
-    auto [wec, wn] = co_await s.write_all(asio::buffer(msg));
-    EXPECT_FALSE(wec) << wec.message();
-    std::string got;
-    while (got.size() < msg.size()) {
-      auto [ec, n] = co_await s.read_some(asio::buffer(buf));
-      if (ec) {
-        ADD_FAILURE() << "read failed in round " << i << ": " << ec.message();
-        co_return;
-      }
-      got.append(buf, n);
+    const std::string ping = "ping " + std::to_string(i);
+    const std::string pong = "pong " + std::to_string(i);
+    const std::string& mine = opener ? ping : pong;
+    const std::string& theirs = opener ? pong : ping;
+    if (opener) {
+      auto [ec, n] = co_await s.write_all(asio::buffer(mine));
+      EXPECT_FALSE(ec) << ec.message();
     }
-    EXPECT_EQ(got, "pong " + std::to_string(i));
+    auto got = co_await read_exactly(s, theirs.size());
+    EXPECT_EQ(std::string(got.begin(), got.end()), theirs);
+    if (got.size() != theirs.size()) {
+      co_return;  // the read failed (reported): later rounds would only repeat it
+    }
+    if (!opener) {
+      auto [ec, n] = co_await s.write_all(asio::buffer(mine));
+      EXPECT_FALSE(ec) << ec.message();
+    }
     ++*done;
-  }
-}
-
-asio::awaitable<void> pong(Stream& s, int rounds) {
-  char buf[64];
-  for (int i = 0; i < rounds; ++i) {
-    std::string want = "ping " + std::to_string(i);
-    std::string got;
-    while (got.size() < want.size()) {
-      auto [ec, n] = co_await s.read_some(asio::buffer(buf));
-      if (ec) {
-        ADD_FAILURE() << "read failed in round " << i << ": " << ec.message();
-        co_return;
-      }
-      got.append(buf, n);
-    }
-    EXPECT_EQ(got, want);
-    std::string reply = "pong " + std::to_string(i);
-    auto [wec, wn] = co_await s.write_all(asio::buffer(reply));
-    EXPECT_FALSE(wec) << wec.message();
   }
 }
 
 TEST_F(StreamPair, TlsShortRoundTripsKeepWaking) {
   handshake();
-  int done = 0;
-  run(ping(*client_, 2000, &done), pong(*server_, 2000));
-  EXPECT_EQ(done, 2000);
+  int opened = 0, answered = 0;
+  run(ping_pong(*client_, 2000, true, &opened), ping_pong(*server_, 2000, false, &answered));
+  EXPECT_EQ(opened, 2000);
+  EXPECT_EQ(answered, 2000);
 }
 
 TEST_F(StreamPair, PlainShortRoundTripsKeepWaking) {
-  int done = 0;
-  run(ping(*client_, 2000, &done), pong(*server_, 2000));
-  EXPECT_EQ(done, 2000);
+  int opened = 0, answered = 0;
+  run(ping_pong(*client_, 2000, true, &opened), ping_pong(*server_, 2000, false, &answered));
+  EXPECT_EQ(opened, 2000);
+  EXPECT_EQ(answered, 2000);
 }
 
 // Bytes written by another thread race with the reader's bookkeeping between a short read and
@@ -334,16 +323,9 @@ TEST(StreamRace, BytesFromAnotherThreadAfterAShortReadAreRead) {
     }
   });
   std::vector<uint8_t> got;
+  // 7-byte reads are often filled: a full read must not be taken for a drained socket.
   auto read_all = [](Stream& s, std::vector<uint8_t>* out, size_t n) -> asio::awaitable<void> {
-    uint8_t buf[7];  // often filled: a full read must not be taken for a drained socket
-    while (out->size() < n) {
-      auto [ec, k] = co_await s.read_some(asio::buffer(buf));
-      if (ec) {
-        ADD_FAILURE() << "read failed after " << out->size() << " bytes: " << ec.message();
-        co_return;
-      }
-      out->insert(out->end(), buf, buf + k);
-    }
+    *out = co_await read_exactly(s, n, 7);
   };
   asio::co_spawn(io, read_all(reader, &got, data.size()), asio::detached);
   io.run_for(std::chrono::seconds(20));
