@@ -3,21 +3,13 @@
 #include <charconv>
 
 #include "config/value_parsers.h"
+#include "core/ascii.h"
 #include "policy/statement_policy.h"
 #include "sql/function_catalog.h"
 #include "sql/kind.h"
 
 namespace custos::config {
 namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return s;
-}
 
 std::string all_kind_names() {
   std::string out = "readonly";
@@ -135,7 +127,8 @@ std::optional<Rule> load_rule(LoadContext& ctx, const SequenceElement& element) 
       if (k.text == "readonly") {
         rule.kind_mask |= policy::readonly_kind_mask();
       } else if (k.text.starts_with("function:") && k.text.size() > 9) {
-        rule.kind_functions.push_back(sql::canonical_function_name(lower(k.text.substr(9))));
+        rule.kind_functions.push_back(
+            sql::canonical_function_name(core::ascii_lower(k.text.substr(9))));
       } else if (auto kind = sql::kind_from_name(k.text)) {
         rule.kind_mask |= sql::kind_bit(*kind);
       } else {
@@ -165,7 +158,7 @@ std::optional<Rule> load_rule(LoadContext& ctx, const SequenceElement& element) 
         ok = false;
         continue;
       }
-      rule.functions.push_back(sql::canonical_function_name(lower(f.text)));
+      rule.functions.push_back(sql::canonical_function_name(core::ascii_lower(f.text)));
     }
   }
   if (auto rw = body->boolean("require_where")) {

@@ -5,6 +5,7 @@
 #include <openssl/ec.h>
 #include <openssl/param_build.h>
 
+#include "core/ascii.h"
 #include "identity/base64url.h"
 #include "identity/jwt.h"
 
@@ -226,11 +227,7 @@ Result<JwsAlg> parse_jws_alg(std::string_view alg) {
   if (alg == "ES256") {
     return JwsAlg::kEs256;
   }
-  std::string lower;
-  for (char c : alg) {
-    lower += char(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  }
-  if (lower == "none") {
+  if (core::ascii_lower(alg) == "none") {
     return fail(ErrorCode::kAuth, "alg none refused");
   }
   std::string shown;

@@ -1,5 +1,7 @@
 #include "sql/parse_settings.h"
 
+#include "core/ascii.h"
+
 namespace custos::sql {
 
 bool parser_safe_client_encoding(std::string_view name) {
@@ -34,10 +36,7 @@ namespace {
 
 // PostgreSQL's parse_bool() reading "true": a prefix of true or yes, on, or 1 (any case).
 bool pg_bool_true(std::string_view v) {
-  std::string l;
-  for (char c : v) {
-    l += (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
-  }
+  const std::string l = core::ascii_lower(v);
   auto prefix_of = [&](std::string_view word) {
     return !l.empty() && l.size() <= word.size() && word.substr(0, l.size()) == l;
   };

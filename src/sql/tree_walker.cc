@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/ascii.h"
 #include "sql/parse_settings.h"
 #include "sql/function_catalog.h"
 
@@ -22,16 +23,6 @@ void add_unique(std::vector<std::string>& v, std::string s) {
   if (std::find(v.begin(), v.end(), s) == v.end()) {
     v.push_back(std::move(s));
   }
-}
-
-std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
 }
 
 // An identifier list as PostgreSQL's SplitIdentifierString reads it (search_path values,
@@ -71,7 +62,7 @@ std::optional<std::vector<std::string>> split_identifiers(std::string_view text,
       while (i < text.size() && text[i] != sep && !blank(text[i]) && text[i] != '"') {
         ++i;
       }
-      item = lower_ascii(text.substr(start, i - start));
+      item = core::ascii_lower(text.substr(start, i - start));
     }
     if (item.empty()) {
       return std::nullopt;
@@ -359,7 +350,7 @@ class Walker {
       default:
         return false;
     }
-    v = lower_ascii(v);
+    v = core::ascii_lower(v);
     return v == "false" || v == "off" || v == "0" || v == "no";
   }
 
@@ -398,7 +389,7 @@ class Walker {
   }
 
   void variable_set(const PgQuery__VariableSetStmt* v) {
-    const std::string name = lower_ascii(v->name ? v->name : "");
+    const std::string name = core::ascii_lower(v->name ? v->name : "");
     if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL || name == "role" ||
         name == "session_authorization") {
       add_statement_kind(Kind::kSetRole);
@@ -878,7 +869,7 @@ class Walker {
       add_kind(Kind::kSetRole);  // setting name not a constant: assume the worst
       return;
     }
-    const std::string name = lower_ascii(setting);
+    const std::string name = core::ascii_lower(setting);
     if (name == "role" || name == "session_authorization") {
       add_kind(Kind::kSetRole);
     } else {
@@ -939,7 +930,7 @@ class Walker {
       case PG_QUERY__NODE__NODE_TYPE_CAST: {
         std::optional<Value> v = fold(n->type_cast->arg, depth + 1);
         if (v && v->type == Value::Type::kString && is_bool_type(n->type_cast->type_name)) {
-          const std::string s = lower_ascii(v->s);
+          const std::string s = core::ascii_lower(v->s);
           if (s == "t" || s == "true" || s == "y" || s == "yes" || s == "on" || s == "1") {
             return Value{Value::Type::kBool, true, 0, {}};
           }
