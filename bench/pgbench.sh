@@ -43,9 +43,14 @@ run_pgbench() {  # target mode extra-args...
 WORKLOADS=("S simple" "S extended" "S prepared" "B simple")
 echo "pgbench: $ROUNDS rounds x ${DURATION}s, -c $CLIENTS -j 2, scale 10; targets: ${TARGETS[*]}"
 for round in $(seq 1 "$ROUNDS"); do
+  # Each round starts with another target: on a shared 2-core machine the slot a run gets in
+  # the sequence (what ran just before it, what the host is doing) shifts its TPS by several
+  # per cent, and a fixed order would hand that to the same target every round.
+  order=()
+  for i in "${!TARGETS[@]}"; do order+=("${TARGETS[$(((i + round - 1) % ${#TARGETS[@]}))]}"); done
   for w in "${WORKLOADS[@]}"; do
     set -- $w
-    for t in "${TARGETS[@]}"; do
+    for t in "${order[@]}"; do
       if [[ $1 == S ]]; then tps=$(run_pgbench "$t" "$2" -S); else tps=$(run_pgbench "$t" "$2"); fi
       TPS["$1 $2 $t"]+="$tps "
       printf 'round %d  %-3s %-9s %-14s %10.1f tps\n' "$round" "-$1" "$2" "$t" "$tps"
@@ -68,7 +73,7 @@ for w in "${WORKLOADS[@]}"; do
   echo
 done
 # Runs of one workload in one round are back to back, so their ratio drifts less with the
-# machine's load than a ratio of medians; both are shown.
+# machine's load than a ratio of medians; both are shown. The order of targets rotates by round.
 echo
 echo "custos/pgbouncer per round (median):"
 for w in "${WORKLOADS[@]}"; do
