@@ -37,10 +37,20 @@ inline StoredTime from_us(int64_t us) {
 // as in SQLite; text is copied (SQLITE_TRANSIENT).
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
+  Stmt(sqlite3* db, const char* sql) : db_(db), owned_(true) {
     rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr);
   }
-  ~Stmt() { sqlite3_finalize(s_); }
+  // A statement its owner prepared once and keeps (SQLITE_PREPARE_PERSISTENT): used here, then
+  // reset with its bindings cleared on scope exit, whatever the outcome, instead of finalized.
+  Stmt(sqlite3* db, sqlite3_stmt* kept) : db_(db), s_(kept), rc_(SQLITE_OK), owned_(false) {}
+  ~Stmt() {
+    if (owned_) {
+      sqlite3_finalize(s_);
+    } else {
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+    }
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -81,6 +91,7 @@ class Stmt {
   sqlite3* db_;
   sqlite3_stmt* s_ = nullptr;
   int rc_ = SQLITE_ERROR;
+  bool owned_;
 };
 
 }  // namespace custos::store

@@ -39,46 +39,24 @@ constexpr const char* kSessionColumns =
     "id, identity, auth_method, connection, client_addr, target, started_at_us, ended_at_us, "
     "close_reason, statements, bytes_from_client, bytes_from_target, recording_path, status";
 
-
-std::string column_text(sqlite3_stmt* s, int i) {
-  const unsigned char* p = sqlite3_column_text(s, i);
-  return p ? std::string(reinterpret_cast<const char*>(p), size_t(sqlite3_column_bytes(s, i)))
-           : std::string();
-}
-
-SessionRow read_row(sqlite3_stmt* s) {
+SessionRow read_row(Stmt& s) {
   SessionRow r;
-  r.id = column_text(s, 0);
-  r.identity = column_text(s, 1);
-  r.auth_method = column_text(s, 2);
-  r.connection = column_text(s, 3);
-  r.client_addr = column_text(s, 4);
-  r.target = column_text(s, 5);
-  r.started_at = from_us(sqlite3_column_int64(s, 6));
-  if (sqlite3_column_type(s, 7) != SQLITE_NULL) {
-    r.ended_at = from_us(sqlite3_column_int64(s, 7));
-  }
-  r.close_reason = column_text(s, 8);
-  r.statements = uint64_t(sqlite3_column_int64(s, 9));
-  r.bytes_from_client = uint64_t(sqlite3_column_int64(s, 10));
-  r.bytes_from_target = uint64_t(sqlite3_column_int64(s, 11));
-  r.recording_path = column_text(s, 12);
-  r.status = column_text(s, 13);
+  r.id = s.col_text(0);
+  r.identity = s.col_text(1);
+  r.auth_method = s.col_text(2);
+  r.connection = s.col_text(3);
+  r.client_addr = s.col_text(4);
+  r.target = s.col_text(5);
+  r.started_at = s.col_time(6);
+  r.ended_at = s.col_opt_time(7);
+  r.close_reason = s.col_text(8);
+  r.statements = uint64_t(s.col_i64(9));
+  r.bytes_from_client = uint64_t(s.col_i64(10));
+  r.bytes_from_target = uint64_t(s.col_i64(11));
+  r.recording_path = s.col_text(12);
+  r.status = s.col_text(13);
   return r;
 }
-
-void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
-  sqlite3_bind_text(s, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
-}
-
-// Resets a reused statement when the call is done with it, whatever the outcome.
-struct StmtGuard {
-  sqlite3_stmt* s;
-  ~StmtGuard() {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-  }
-};
 
 }  // namespace
 
@@ -153,15 +131,8 @@ Result<sqlite3_stmt*> SqliteStore::prepare(const char* sql) {
 
 int SqliteStore::schema_version() {
   std::lock_guard lock(mu_);
-  sqlite3_stmt* s = nullptr;
-  int v = 0;
-  if (sqlite3_prepare_v2(db_, "SELECT max(version) FROM schema_version", -1, &s, nullptr) ==
-          SQLITE_OK &&
-      sqlite3_step(s) == SQLITE_ROW) {
-    v = sqlite3_column_int(s, 0);
-  }
-  sqlite3_finalize(s);
-  return v;
+  Stmt s(db_, "SELECT max(version) FROM schema_version");
+  return s.ok() && s.step() == SQLITE_ROW ? int(s.col_i64(0)) : 0;
 }
 
 Result<void> SqliteStore::migrate() {
@@ -180,15 +151,11 @@ Result<void> SqliteStore::migrate() {
   }
   int current = 0;
   {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &s,
-                           nullptr) != SQLITE_OK ||
-        sqlite3_step(s) != SQLITE_ROW) {
-      sqlite3_finalize(s);
+    Stmt s(db_, "SELECT coalesce(max(version), 0) FROM schema_version");
+    if (!s.ok() || s.step() != SQLITE_ROW) {
       return rollback(Unexpected(db_error("read schema_version")));
     }
-    current = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
+    current = int(s.col_i64(0));
   }
   constexpr int kLatest = int(std::size(kMigrations));
   if (current > kLatest) {
@@ -201,10 +168,9 @@ Result<void> SqliteStore::migrate() {
     if (auto r = exec(kMigrations[v - 1]); !r) {
       return rollback(r);
     }
-    std::string mark = "INSERT INTO schema_version (version, applied_at_us) VALUES (" +
-                       std::to_string(v) + ", " + std::to_string(to_us(Clock::now())) + ")";
-    if (auto r = exec(mark.c_str()); !r) {
-      return rollback(r);
+    Stmt mark(db_, "INSERT INTO schema_version (version, applied_at_us) VALUES (?1, ?2)");
+    if (!mark.ok() || mark.i64(1, v).time(2, Clock::now()).step() != SQLITE_DONE) {
+      return rollback(Unexpected(db_error("mark schema version " + std::to_string(v))));
     }
   }
   return exec("COMMIT");
@@ -212,27 +178,13 @@ Result<void> SqliteStore::migrate() {
 
 Result<void> SqliteStore::record_session_start(const SessionRow& row) {
   std::lock_guard lock(mu_);
-  sqlite3_stmt* s = insert_session_;
-  StmtGuard guard{s};
-  bind_text(s, 1, row.id);
-  bind_text(s, 2, row.identity);
-  bind_text(s, 3, row.auth_method);
-  bind_text(s, 4, row.connection);
-  bind_text(s, 5, row.client_addr);
-  bind_text(s, 6, row.target);
-  sqlite3_bind_int64(s, 7, to_us(row.started_at));
-  if (row.ended_at) {
-    sqlite3_bind_int64(s, 8, to_us(*row.ended_at));
-  } else {
-    sqlite3_bind_null(s, 8);
-  }
-  bind_text(s, 9, row.close_reason);
-  sqlite3_bind_int64(s, 10, int64_t(row.statements));
-  sqlite3_bind_int64(s, 11, int64_t(row.bytes_from_client));
-  sqlite3_bind_int64(s, 12, int64_t(row.bytes_from_target));
-  bind_text(s, 13, row.recording_path);
-  bind_text(s, 14, row.status.empty() ? std::string("active") : row.status);
-  if (sqlite3_step(s) != SQLITE_DONE) {
+  Stmt s(db_, insert_session_);
+  s.text(1, row.id).text(2, row.identity).text(3, row.auth_method).text(4, row.connection);
+  s.text(5, row.client_addr).text(6, row.target).time(7, row.started_at).time(8, row.ended_at);
+  s.text(9, row.close_reason).i64(10, int64_t(row.statements));
+  s.i64(11, int64_t(row.bytes_from_client)).i64(12, int64_t(row.bytes_from_target));
+  s.text(13, row.recording_path).text(14, row.status.empty() ? std::string("active") : row.status);
+  if (s.step() != SQLITE_DONE) {
     return Unexpected(db_error("insert session " + row.id));
   }
   return {};
@@ -243,15 +195,10 @@ Result<void> SqliteStore::record_session_end(const std::string& id, Clock::time_
                                              uint64_t bytes_from_client,
                                              uint64_t bytes_from_target) {
   std::lock_guard lock(mu_);
-  sqlite3_stmt* s = end_session_;
-  StmtGuard guard{s};
-  bind_text(s, 1, id);
-  sqlite3_bind_int64(s, 2, to_us(end_time));
-  bind_text(s, 3, close_reason);
-  sqlite3_bind_int64(s, 4, int64_t(statements));
-  sqlite3_bind_int64(s, 5, int64_t(bytes_from_client));
-  sqlite3_bind_int64(s, 6, int64_t(bytes_from_target));
-  if (sqlite3_step(s) != SQLITE_DONE) {
+  Stmt s(db_, end_session_);
+  s.text(1, id).time(2, end_time).text(3, close_reason).i64(4, int64_t(statements));
+  s.i64(5, int64_t(bytes_from_client)).i64(6, int64_t(bytes_from_target));
+  if (s.step() != SQLITE_DONE) {
     return Unexpected(db_error("end session " + id));
   }
   if (sqlite3_changes(db_) == 0) {
@@ -263,15 +210,14 @@ Result<void> SqliteStore::record_session_end(const std::string& id, Clock::time_
 Result<std::vector<SessionRow>> SqliteStore::list_sessions(
     size_t limit, const std::optional<std::string>& identity) {
   std::lock_guard lock(mu_);
-  sqlite3_stmt* s = identity ? list_identity_ : list_all_;
-  StmtGuard guard{s};
-  sqlite3_bind_int64(s, 1, int64_t(std::min<size_t>(limit, size_t(INT64_MAX))));
+  Stmt s(db_, identity ? list_identity_ : list_all_);
+  s.i64(1, int64_t(std::min<size_t>(limit, size_t(INT64_MAX))));
   if (identity) {
-    bind_text(s, 2, *identity);
+    s.text(2, *identity);
   }
   std::vector<SessionRow> out;
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  while ((rc = s.step()) == SQLITE_ROW) {
     out.push_back(read_row(s));
   }
   if (rc != SQLITE_DONE) {
@@ -282,10 +228,9 @@ Result<std::vector<SessionRow>> SqliteStore::list_sessions(
 
 Result<SessionRow> SqliteStore::get_session(const std::string& id) {
   std::lock_guard lock(mu_);
-  sqlite3_stmt* s = get_session_;
-  StmtGuard guard{s};
-  bind_text(s, 1, id);
-  int rc = sqlite3_step(s);
+  Stmt s(db_, get_session_);
+  s.text(1, id);
+  int rc = s.step();
   if (rc == SQLITE_ROW) {
     return read_row(s);
   }
