@@ -23,6 +23,8 @@ int select_postgres_alpn(SSL*, const unsigned char** out, unsigned char* outlen,
 
 }  // namespace
 
-void agree_postgres_alpn(SSL_CTX* ctx) { SSL_CTX_set_alpn_select_cb(ctx, select_postgres_alpn, nullptr); }
+void agree_postgres_alpn(SSL_CTX* ctx) {
+  SSL_CTX_set_alpn_select_cb(ctx, select_postgres_alpn, nullptr);
+}
 
 }  // namespace custos::postgres
