@@ -11,41 +11,6 @@
 namespace custos::net {
 namespace {
 
-// A receive buffer whose short read tells asio's reactor that the socket is drained.
-//
-// The reactor (epoll, edge-triggered) starts every read with a speculative recv(). After a read
-// that returned less than it asked for, the socket is known to be empty, so that recv() can only
-// fail with EAGAIN: one wasted syscall per message in each direction, two per round trip of a
-// short query. Reporting such a read as "done and exhausted" makes the reactor skip the next
-// speculative recv() and wait for the next edge; any byte that arrives after the short read
-// raises one, so nothing is missed. Event loops such as nginx's use the same rule ("fewer bytes
-// than asked: not ready"). Only reads through this file-local type are affected.
-struct DrainingBuffer : asio::mutable_buffer {
-  using asio::mutable_buffer::mutable_buffer;
-};
-
-}  // namespace
-}  // namespace custos::net
-
-template <>
-inline asio::detail::reactor_op::status
-asio::detail::reactive_socket_recv_op_base<custos::net::DrainingBuffer>::do_perform(
-    reactor_op* base) {
-  auto* o = static_cast<reactive_socket_recv_op_base*>(base);
-  const bool stream = (o->state_ & socket_ops::stream_oriented) != 0;
-  if (!socket_ops::non_blocking_recv1(o->socket_, o->buffers_.data(), o->buffers_.size(),
-                                      o->flags_, stream, o->ec_, o->bytes_transferred_)) {
-    return not_done;  // EAGAIN: wait for readiness
-  }
-  if (stream && !o->ec_ && o->bytes_transferred_ < o->buffers_.size()) {
-    return done_and_exhausted;  // also end of stream (0 bytes), as asio itself reports it
-  }
-  return done;
-}
-
-namespace custos::net {
-namespace {
-
 // Ciphertext read per socket read: two full TLS records, so a bulk upload (COPY FROM STDIN)
 // decrypts a record while the next is already buffered.
 constexpr size_t kTlsReadBuffer = 34 * 1024;
@@ -269,8 +234,8 @@ asio::awaitable<IoResult> Stream::fill_rx() {
     t.rx_end -= t.rx_begin;
     t.rx_begin = 0;
   }
-  const DrainingBuffer space(t.rx.data() + t.rx_end, t.rx.size() - t.rx_end);
-  auto [ec, n] = co_await socket_.async_read_some(space, use_nothrow);
+  auto [ec, n] = co_await socket_.async_read_some(
+      asio::buffer(t.rx.data() + t.rx_end, t.rx.size() - t.rx_end), use_nothrow);
   if (!ec) {
     t.rx_end += n;
   }
@@ -279,8 +244,7 @@ asio::awaitable<IoResult> Stream::fill_rx() {
 
 asio::awaitable<IoResult> Stream::read_some(asio::mutable_buffer buf) {
   if (!tls_) {
-    const DrainingBuffer space(buf.data(), buf.size());
-    auto [ec, n] = co_await socket_.async_read_some(space, use_nothrow);
+    auto [ec, n] = co_await socket_.async_read_some(buf, use_nothrow);
     co_return IoResult{ec, n};
   }
   if (buf.size() == 0) {

@@ -259,9 +259,8 @@ TEST_F(StreamPair, PlainGatheredWriteAndBulkRead) {
 }
 
 // One side of `rounds` short exchanges: the opener sends "ping i" and waits for "pong i", the
-// other side answers. Every read is short (fewer bytes than the read asks for), which lets the
-// reactor skip the next speculative recv and wait for an edge: the next message must still wake
-// the reader.
+// other side answers. Every read is short (fewer bytes than the read asks for) and the next one
+// finds the socket empty, so each message must wake its reader through the reactor.
 asio::awaitable<void> ping_pong(Stream& s, int rounds, bool opener, int* done) {
   for (int i = 0; i < rounds; ++i) {
     const std::string ping = "ping " + std::to_string(i);
@@ -332,6 +331,44 @@ TEST(StreamRace, BytesFromAnotherThreadAfterAShortReadAreRead) {
   writer.join();
   ASSERT_EQ(got.size(), data.size()) << "the reader stopped waking";
   EXPECT_EQ(got, data);
+}
+
+// The peer sends its last bytes and closes before the reader looks: bytes and FIN arrive under
+// one readiness edge, which the reactor has already taken. The read returns the bytes (fewer
+// than it asked for) and the next read must still see the end of the stream; a reader that
+// took the short read for "drained" would wait for an edge that never comes (a target's FATAL
+// error followed by its close then hung the client's session).
+TEST(StreamEof, CloseRightAfterTheLastBytesIsSeenAfterAShortRead) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::socket peer(io);
+  peer.connect(acceptor.local_endpoint());
+  Stream reader(acceptor.accept());
+  asio::write(peer, asio::buffer(std::string("bye")));
+  peer.close();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  asio::steady_timer tick(io, std::chrono::milliseconds(50));  // lets the reactor take the edge
+  tick.async_wait([](std::error_code) {});
+  io.run();
+  io.restart();
+
+  std::string first;
+  std::error_code second_ec;
+  bool finished = false;
+  auto read_two = [](Stream& s, std::string* first, std::error_code* second_ec,
+                     bool* finished) -> asio::awaitable<void> {
+    char buf[64];
+    auto r = co_await s.read_some(asio::buffer(buf));
+    first->assign(buf, r.n);
+    auto end = co_await s.read_some(asio::buffer(buf));
+    *second_ec = end.ec;
+    *finished = true;
+  };
+  asio::co_spawn(io, read_two(reader, &first, &second_ec, &finished), asio::detached);
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_EQ(first, "bye");
+  ASSERT_TRUE(finished) << "the end of the stream never woke the reader";
+  EXPECT_EQ(second_ec, asio::error::eof);
 }
 
 }  // namespace
