@@ -55,8 +55,9 @@ async function main() {
     await page.click('#login');
     // Signed in (the list appears) or refused (the sign-in form shows an error).
     await page.locator('#list, #login-error:not(:empty)').first().waitFor({ timeout: 10000 });
-    const refused = await page.locator('#login-error').textContent().catch(() => '');
-    if (refused) throw new Error('sign-in refused: ' + refused);
+    // count() does not wait: once signed in, the sign-in form (and its error line) is gone.
+    const refusal = page.locator('#login-error:not(:empty)');
+    if (await refusal.count()) throw new Error('sign-in refused: ' + await refusal.textContent());
     const card = page.locator(`article.approval[data-approval-id="${id}"]`);
     await card.waitFor({ timeout: 10000 });
     const button = card.locator(`button.${action}`);
