@@ -213,9 +213,14 @@ def test_target_killed_mid_query(gateway, pg):
         cur.execute("select pg_backend_pid()")
         cur.execute("select 'marker-killed-mid-query', pg_sleep(0)")
     def kill_backend():
-        time.sleep(0.5)
-        pg.sql("select pg_terminate_backend(pid) from pg_stat_activity "
-               "where query like '%marker-sleeping%' and pid <> pg_backend_pid()")
+        # Terminate the backend once the query is seen running there (a slow machine may take
+        # a while to get it there), for 20 s at most.
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if pg.sql("select pg_terminate_backend(pid) from pg_stat_activity "
+                      "where query like '%marker-sleeping%' and pid <> pg_backend_pid()"):
+                return
+            time.sleep(0.1)
     t = threading.Thread(target=kill_backend)
     t.start()
     with pytest.raises(psycopg2.OperationalError):
