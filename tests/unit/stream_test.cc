@@ -333,11 +333,38 @@ TEST(StreamRace, BytesFromAnotherThreadAfterAShortReadAreRead) {
   EXPECT_EQ(got, data);
 }
 
-// The peer sends its last bytes and closes before the reader looks: bytes and FIN arrive under
-// one readiness edge, which the reactor has already taken. The read returns the bytes (fewer
-// than it asked for) and the next read must still see the end of the stream; a reader that
-// took the short read for "drained" would wait for an edge that never comes (a target's FATAL
-// error followed by its close then hung the client's session).
+// The peer has sent its last bytes and closed before the reader looks: bytes and FIN arrive
+// under one readiness edge, and the reactor takes that edge here, before any read is queued.
+// The first read then returns the bytes (fewer than it asks for) and the second must still see
+// the end of the stream; a reader that took the short read for "drained" would wait for an edge
+// that never comes (a target's FATAL error followed by its close then hung the client's session).
+struct LastBytes {
+  std::string bytes;
+  std::error_code end;
+  bool ended = false;
+};
+
+LastBytes read_last_bytes_then_end(asio::io_context& io, Stream& reader) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  io.restart();
+  asio::steady_timer tick(io, std::chrono::milliseconds(50));
+  tick.async_wait([](std::error_code) {});
+  io.run();
+  io.restart();
+  LastBytes got;
+  auto read_two = [](Stream& s, LastBytes* got) -> asio::awaitable<void> {
+    char buf[64];
+    auto r = co_await s.read_some(asio::buffer(buf));
+    got->bytes.assign(buf, r.n);
+    auto end = co_await s.read_some(asio::buffer(buf));
+    got->end = end.ec;
+    got->ended = true;
+  };
+  asio::co_spawn(io, read_two(reader, &got), asio::detached);
+  io.run_for(std::chrono::seconds(5));
+  return got;
+}
+
 TEST(StreamEof, CloseRightAfterTheLastBytesIsSeenAfterAShortRead) {
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
@@ -346,29 +373,22 @@ TEST(StreamEof, CloseRightAfterTheLastBytesIsSeenAfterAShortRead) {
   Stream reader(acceptor.accept());
   asio::write(peer, asio::buffer(std::string("bye")));
   peer.close();
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  asio::steady_timer tick(io, std::chrono::milliseconds(50));  // lets the reactor take the edge
-  tick.async_wait([](std::error_code) {});
-  io.run();
-  io.restart();
+  LastBytes got = read_last_bytes_then_end(io, reader);
+  EXPECT_EQ(got.bytes, "bye");
+  ASSERT_TRUE(got.ended) << "the end of the stream never woke the reader";
+  EXPECT_EQ(got.end, asio::error::eof);
+}
 
-  std::string first;
-  std::error_code second_ec;
-  bool finished = false;
-  auto read_two = [](Stream& s, std::string* first, std::error_code* second_ec,
-                     bool* finished) -> asio::awaitable<void> {
-    char buf[64];
-    auto r = co_await s.read_some(asio::buffer(buf));
-    first->assign(buf, r.n);
-    auto end = co_await s.read_some(asio::buffer(buf));
-    *second_ec = end.ec;
-    *finished = true;
-  };
-  asio::co_spawn(io, read_two(reader, &first, &second_ec, &finished), asio::detached);
-  io.run_for(std::chrono::seconds(5));
-  EXPECT_EQ(first, "bye");
-  ASSERT_TRUE(finished) << "the end of the stream never woke the reader";
-  EXPECT_EQ(second_ec, asio::error::eof);
+TEST_F(StreamPair, TlsCloseRightAfterTheLastBytesIsSeenAfterAShortRead) {
+  handshake();
+  const std::vector<uint8_t> bye{'b', 'y', 'e'};
+  auto nothing = []() -> asio::awaitable<void> { co_return; };
+  run(write_pieces(*client_, bye, {3}), nothing());
+  client_->close();  // no close_notify: a cut stream
+  LastBytes got = read_last_bytes_then_end(io_, *server_);
+  EXPECT_EQ(got.bytes, "bye");
+  ASSERT_TRUE(got.ended) << "the end of the stream never woke the reader";
+  EXPECT_TRUE(got.end);
 }
 
 }  // namespace
