@@ -45,6 +45,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_until(check, timeout, interval=0.1):
+    """Calls check() until it returns something true, for `timeout` seconds at most, and
+    returns its last result (false when the time ran out)."""
+    deadline = time.time() + timeout
+    while True:
+        got = check()
+        if got or time.time() >= deadline:
+            return got
+        time.sleep(interval)
+
+
 def wait_port(port, timeout=15.0, proc=None):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -214,13 +214,10 @@ def test_target_killed_mid_query(gateway, pg):
         cur.execute("select 'marker-killed-mid-query', pg_sleep(0)")
     def kill_backend():
         # Terminate the backend once the query is seen running there (a slow machine may take
-        # a while to get it there), for 20 s at most.
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            if pg.sql("select pg_terminate_backend(pid) from pg_stat_activity "
-                      "where query like '%marker-sleeping%' and pid <> pg_backend_pid()"):
-                return
-            time.sleep(0.1)
+        # a while to get it there).
+        harness.wait_until(lambda: pg.sql(
+            "select pg_terminate_backend(pid) from pg_stat_activity "
+            "where query like '%marker-sleeping%' and pid <> pg_backend_pid()"), 20)
     t = threading.Thread(target=kill_backend)
     t.start()
     with pytest.raises(psycopg2.OperationalError):
@@ -229,15 +226,11 @@ def test_target_killed_mid_query(gateway, pg):
     t.join()
     conn.close()
     # session_end is recorded with the upstream close.
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        text = gateway.gw.recordings_text()
-        ends = [json.loads(l) for l in text.splitlines()
+    def upstream_end_recorded():
+        ends = [json.loads(l) for l in gateway.gw.recordings_text().splitlines()
                 if '"session_end"' in l]
-        if any(e.get("reason") in ("upstream_eof", "upstream_error") for e in ends):
-            break
-        time.sleep(0.2)
-    else:
+        return any(e.get("reason") in ("upstream_eof", "upstream_error") for e in ends)
+    if not harness.wait_until(upstream_end_recorded, 5, 0.2):
         pytest.fail("no session_end with an upstream reason was recorded")
 
 

@@ -92,16 +92,15 @@ def api(setup, method, path, token, body=None):
 
 
 def wait_pending(setup, statement_part, timeout=15, count=1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def pending():
         st, body = api(setup, "GET", "/api/approvals?status=pending", setup.tokens["alice"])
         assert st == 200
-        items = body["approvals"]
-        found = [i for i in items if statement_part in i["statement"]]
-        if len(found) >= count:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"no pending approval for {statement_part!r}")
+        found = [i for i in body["approvals"] if statement_part in i["statement"]]
+        return found if len(found) >= count else None
+    found = harness.wait_until(pending, timeout)
+    if not found:
+        raise AssertionError(f"no pending approval for {statement_part!r}")
+    return found
 
 
 def run_in_thread(setup, sql):
@@ -170,15 +169,9 @@ def test_client_disconnect_withdraws(hold, pg):
     item = wait_pending(hold, "where id = 20")[0]
     p.send_signal(signal.SIGKILL)
     p.wait()
-    deadline = time.time() + 10
-    status = None
-    while time.time() < deadline:
-        _, got = api(hold, "GET", f"/api/approvals/{item['id']}", hold.tokens["alice"])
-        status = got["status"]
-        if status == "withdrawn":
-            break
-        time.sleep(0.2)
-    assert status == "withdrawn"
+    def status():
+        return api(hold, "GET", f"/api/approvals/{item['id']}", hold.tokens["alice"])[1]["status"]
+    assert harness.wait_until(lambda: status() == "withdrawn", 10, 0.2), status()
     st, _ = api(hold, "POST", f"/api/approvals/{item['id']}/approve", hold.tokens["alice"], {})
     assert st == 409
     assert count(pg, "id = 20") == 1
@@ -218,9 +211,7 @@ def test_grant_lets_same_shape_through(hold, pg):
 
 
 def test_webhook_signed_events(hold):
-    deadline = time.time() + 10
-    while time.time() < deadline and len(hold.hook.events) < 2:
-        time.sleep(0.1)
+    harness.wait_until(lambda: len(hold.hook.events) >= 2, 10)
     assert hold.hook.events, "no webhook received"
     assert all(ok for ok, _ in hold.hook.events), "bad webhook signature"
     assert any("text" in body for _, body in hold.hook.events)

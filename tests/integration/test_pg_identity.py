@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+import harness
 from conftest import GatewaySetup
 from oidc_issuer import TestIssuer
 
@@ -152,16 +153,15 @@ def test_stored_key_create_and_revoke_closes_live_session(ident):
         cur.execute("select 1")
     revoked = ident.gw.cli("keys", "revoke", key_id)
     assert revoked.returncode == 0, revoked.stderr
-    deadline = time.time() + 5
-    closed = False
-    while time.time() < deadline and not closed:
+    def refused():
         try:
             with conn.cursor() as cur:
                 cur.execute("select 1")
-            time.sleep(0.2)
+            return False
         except psycopg2.Error:
-            closed = True
-    assert closed, "session authenticated with a revoked key stayed open"
+            return True
+    assert harness.wait_until(refused, 5, 0.2), \
+        "session authenticated with a revoked key stayed open"
     with pytest.raises(psycopg2.OperationalError):
         connect(ident, "ci-deploy", key)
     ends = [json.loads(l) for l in ident.gw.recordings_text().splitlines()
