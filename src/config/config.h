@@ -149,12 +149,18 @@ struct MaskRule {
   Computed computed = Computed::kDetect;
 };
 
+// policies[].target_read_only: log in to the target with default_transaction_read_only=on
+// (and deny every statement that would turn it off). auto: when the policy allows no kind
+// outside readonly (policy::guards_target_read_only).
+enum class TargetReadOnly { kAuto, kOn, kOff };
+
 struct Policy {
   std::string name;
   std::vector<std::string> identities;   // identity names or "group:NAME"
   std::vector<std::string> connections;  // connection names, "*" for all
   std::vector<Rule> rules;
   bool default_allow = false;            // `default: allow`; no rule matched → this
+  TargetReadOnly target_read_only = TargetReadOnly::kAuto;
   std::vector<MaskRule> mask;            // policies[].mask, in order
 };
 

@@ -412,7 +412,8 @@ std::optional<Connection> ConfigLoader::load_connection(YamlMap& m) {
 void ConfigLoader::load_policies(YamlMap& root, Config& cfg) {
   for (YamlMap& m :
        root.map_list("policies",
-                     {"name", "identities", "connections", "default", "rules", "mask"})) {
+                     {"name", "identities", "connections", "default", "target_read_only",
+                      "rules", "mask"})) {
     Policy p;
     load_policy_default(m, p);
     load_mask_rules(ctx_, m, p);

@@ -218,11 +218,24 @@ void load_policy_default(YamlMap& policy_map, Policy& p) {
                                  "expected allow or deny, got " + quote_for_message(d->text));
     }
   }
+  if (auto t = policy_map.scalar(kPolicyTargetReadOnlyKey)) {
+    if (t->text == "auto") {
+      p.target_read_only = TargetReadOnly::kAuto;
+    } else if (t->text == "true" || t->text == "on") {
+      p.target_read_only = TargetReadOnly::kOn;
+    } else if (t->text == "false" || t->text == "off") {
+      p.target_read_only = TargetReadOnly::kOff;
+    } else {
+      policy_map.context().error(t->mark, t->path,
+                                 "expected auto, true or false, got " + quote_for_message(t->text));
+    }
+  }
 }
 
 std::optional<Policy> load_policy_body(LoadContext& ctx, const YAML::Node& node,
                                        const std::string& path) {
-  std::optional<YamlMap> m = YamlMap::open(ctx, node, path, {"name", "default", "rules"});
+  std::optional<YamlMap> m =
+      YamlMap::open(ctx, node, path, {"name", "default", "target_read_only", "rules"});
   if (!m) {
     return std::nullopt;
   }

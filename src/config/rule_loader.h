@@ -23,11 +23,13 @@ namespace custos::config {
 // Keys a policy mapping may hold, for the policies[] loader: name, identities, connections,
 // rules, default.
 inline constexpr std::string_view kPolicyDefaultKey = "default";
+inline constexpr std::string_view kPolicyTargetReadOnlyKey = "target_read_only";
 
 // A Rule, or nullopt with the reason recorded in ctx.
 std::optional<Rule> load_rule(LoadContext& ctx, const SequenceElement& element);
 
-// Reads `default: allow|deny` (absent = deny) from a policy mapping into p.default_allow.
+// Reads `default: allow|deny` (absent = deny) into p.default_allow and
+// `target_read_only: auto|true|false` (absent = auto) into p.target_read_only.
 void load_policy_default(YamlMap& policy_map, Policy& p);
 
 // The statement part of a policy (`default` and `rules`; `name` optional) from a YAML mapping:

@@ -87,28 +87,31 @@ std::vector<const std::string*> all_tables(const sql::Command& cmd) {
 
 bool kind_in(uint64_t mask, Kind k) { return (mask & sql::kind_bit(k)) != 0; }
 
+// The kind a function call adds to its statement, if any (call, dangerous_function,
+// dynamic_sql, unknown); effects of built-ins are kinds of their own (lock, update, ...).
+std::optional<Kind> call_cause(const sql::FunctionCall& c) { return sql::class_kind(c.cls); }
+
 // Is kind k of cmd covered by an allow rule?
 bool kind_covered(const config::Rule& r, const sql::Command& cmd, Kind k) {
   if (kind_in(r.kind_mask, k)) {
     return true;
   }
-  if ((k != Kind::kCall && k != Kind::kDangerousFunction) || r.kind_functions.empty()) {
+  if (r.kind_functions.empty()) {
     return false;
   }
-  // Covered when every function that caused this kind is listed as function:NAME.
-  const sql::FunctionClass cause =
-      k == Kind::kCall ? sql::FunctionClass::kUser : sql::FunctionClass::kDangerous;
+  // A kind caused by calls is covered when every call that caused it is listed as
+  // function:NAME. A kind with no call behind it (CALL of a procedure, a `call` from a user type,
+  // an `unknown` from an unresolvable name) is not coverable that way.
   bool any = false;
-  for (const std::string& f : cmd.functions) {
-    if (sql::classify_function(f) != cause) {
+  for (const sql::FunctionCall& c : cmd.calls) {
+    if (call_cause(c) != k) {
       continue;
     }
     any = true;
-    if (!in_list(r.kind_functions, sql::canonical_function_name(f))) {
+    if (!in_list(r.kind_functions, sql::canonical_function_name(c.name))) {
       return false;
     }
   }
-  // A `call` with no user function behind it (CALL of a built-in procedure) is not coverable.
   return any;
 }
 
@@ -143,6 +146,29 @@ uint64_t readonly_kind_mask() {
   return m;
 }
 
+bool guards_target_read_only(const config::Policy& policy) {
+  switch (policy.target_read_only) {
+    case config::TargetReadOnly::kOn:
+      return true;
+    case config::TargetReadOnly::kOff:
+      return false;
+    case config::TargetReadOnly::kAuto:
+      break;
+  }
+  if (policy.default_allow) {
+    return false;
+  }
+  for (const config::Rule& r : policy.rules) {
+    if (r.action == config::RuleAction::kDeny) {
+      continue;
+    }
+    if ((r.kind_mask & ~readonly_kind_mask()) != 0 || !r.kind_functions.empty()) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool table_glob_matches(std::string_view glob, std::string_view table) {
   const auto g = split_dots(glob);
   const auto t = split_dots(table);
@@ -164,7 +190,25 @@ Verdict evaluate_parse_error(const config::Policy& policy) {
                         "statement could not be parsed");
 }
 
+namespace {
+
+Verdict evaluate_rules(const config::Policy& policy, const sql::Command& cmd);
+
+}  // namespace
+
 Verdict evaluate(const config::Policy& policy, const sql::Command& cmd) {
+  Verdict v = evaluate_rules(policy, cmd);
+  if (v.decision != Decision::kDeny && cmd.disables_read_only && guards_target_read_only(policy)) {
+    return builtin_denial(policy, cmd.kinds.empty() ? Kind::kOther : cmd.kinds.front(),
+                          "would turn off the target's read-only guard, which this policy keeps on",
+                          "this session is read-only (default_transaction_read_only stays on)");
+  }
+  return v;
+}
+
+namespace {
+
+Verdict evaluate_rules(const config::Policy& policy, const sql::Command& cmd) {
   const Kind primary = cmd.kinds.empty() ? Kind::kOther : cmd.kinds.front();
   if (cmd.unresolved_execute) {
     return builtin_denial(policy, Kind::kExecute,
@@ -223,13 +267,10 @@ Verdict evaluate(const config::Policy& policy, const sql::Command& cmd) {
         }
       }
       if (!kh) {
-        for (const std::string& f : cmd.functions) {
-          if (in_list(r.kind_functions, sql::canonical_function_name(f))) {
+        for (const sql::FunctionCall& c : cmd.calls) {
+          if (in_list(r.kind_functions, sql::canonical_function_name(c.name))) {
             kh = true;
-            const sql::FunctionClass c = sql::classify_function(f);
-            hit_kind = c == sql::FunctionClass::kDangerous ? Kind::kDangerousFunction
-                       : c == sql::FunctionClass::kUser    ? Kind::kCall
-                                                           : primary;
+            hit_kind = call_cause(c).value_or(primary);
             break;
           }
         }
@@ -289,6 +330,8 @@ Verdict evaluate(const config::Policy& policy, const sql::Command& cmd) {
   }
   return make(Decision::kDeny, policy, 0, deciding, "no rule allows it; policy default is deny");
 }
+
+}  // namespace
 
 std::string_view decision_name(Decision d) {
   switch (d) {

@@ -40,7 +40,9 @@
 // function (myschema.pg_read_file is not pg_read_file).
 //
 // Always denied, whatever the rules: a statement that does not parse ("statement could not be
-// parsed") and an EXECUTE of a prepared statement the session has not resolved.
+// parsed"), an EXECUTE of a prepared statement the session has not resolved, one that would
+// switch the session to settings custos cannot read statements under, and, when the policy
+// keeps the target read-only (guards_target_read_only), one that would lift that guard.
 
 #include <cstdint>
 #include <optional>
@@ -69,6 +71,12 @@ struct Verdict {
 
 // select, show, explain, copy_out, transaction, set, prepare, execute, deallocate.
 uint64_t readonly_kind_mask();
+
+// Does a session under this policy log in to the target with default_transaction_read_only=on?
+// target_read_only: true/false decide; auto (the default) is true when the default is deny and
+// no allow or hold rule names a kind outside readonly (or a function:NAME). While the guard is
+// on, every statement that would turn it off is denied (Command::disables_read_only).
+bool guards_target_read_only(const config::Policy& policy);
 
 [[nodiscard]] Verdict evaluate(const config::Policy& policy, const sql::Command& cmd);
 [[nodiscard]] Verdict evaluate_parse_error(const config::Policy& policy);

@@ -146,6 +146,9 @@ Result<void> SessionRecorder::on_session_start(const SessionStartEvent& e) {
   if (!e.cert_fingerprint.empty()) {
     scratch_.str("cert_fingerprint", e.cert_fingerprint);
   }
+  if (e.target_read_only) {
+    scratch_.boolean("target_read_only", true);
+  }
   return append_durable("session_start", scratch_);
 }
 

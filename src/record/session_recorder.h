@@ -43,6 +43,8 @@ struct SessionStartEvent {
   std::string_view token_jti;
   std::string_view token_sub;
   std::string_view cert_fingerprint;
+  // The target session was opened read-only (default_transaction_read_only=on) by policy.
+  bool target_read_only = false;
 };
 
 struct AuthFailedEvent {

@@ -241,6 +241,13 @@ Command resolve_execute(const Command& exec, const Command* prepared) {
   merge_unique(out.tables_read, prepared->tables_read);
   merge_unique(out.tables_written, prepared->tables_written);
   merge_unique(out.functions, prepared->functions);
+  merge_unique(out.calls, prepared->calls);
+  merge_unique(out.operators, prepared->operators);
+  merge_unique(out.types, prepared->types);
+  merge_unique(out.attribute_refs, prepared->attribute_refs);
+  merge_unique(out.aliases, prepared->aliases);
+  out.disables_read_only = exec.disables_read_only || prepared->disables_read_only;
+  out.sets_parse_setting = exec.sets_parse_setting || prepared->sets_parse_setting;
   out.update_delete_without_where =
       exec.update_delete_without_where || prepared->update_delete_without_where;
   return out;

@@ -11,7 +11,7 @@ constexpr std::array<std::string_view, kKindCount> kNames = {
     "copy_program", "grant",    "set_role",     "alter_system", "set",
     "show",      "explain",     "transaction",  "prepare",     "execute",
     "deallocate", "do",         "call",         "dangerous_function", "maintenance",
-    "lock",      "listen_notify", "other",
+    "lock",      "listen_notify", "dynamic_sql", "unknown", "other",
 };
 
 }  // namespace

@@ -36,6 +36,8 @@ enum class Kind : uint8_t {
   kMaintenance,
   kLock,
   kListenNotify,
+  kDynamicSql,  // a built-in runs SQL passed as text (query_to_xml, ts_stat): never a read
+  kUnknown,     // something custos cannot judge (an unreviewed built-in, an unresolvable name)
   kOther,
 };
 
@@ -43,7 +45,7 @@ inline constexpr int kKindCount = static_cast<int>(Kind::kOther) + 1;
 
 // Exactly: select insert update delete merge truncate ddl copy_out copy_in copy_file copy_program
 // grant set_role alter_system set show explain transaction prepare execute deallocate do call
-// dangerous_function maintenance lock listen_notify other.
+// dangerous_function maintenance lock listen_notify dynamic_sql unknown other.
 std::string_view kind_name(Kind kind);
 std::optional<Kind> kind_from_name(std::string_view name);
 

@@ -32,9 +32,10 @@ bool setting_changes_parsing(std::string_view name) {
          name == "escape_string_warning";
 }
 
-namespace {
+bool setting_affects_reading(std::string_view name) {
+  return setting_changes_parsing(name) || name == "client_encoding" || name == "search_path";
+}
 
-// PostgreSQL's parse_bool() reading "true": a prefix of true or yes, on, or 1 (any case).
 bool pg_bool_true(std::string_view v) {
   const std::string l = core::ascii_lower(v);
   auto prefix_of = [&](std::string_view word) {
@@ -42,8 +43,6 @@ bool pg_bool_true(std::string_view v) {
   };
   return prefix_of("true") || prefix_of("yes") || l == "on" || l == "1";
 }
-
-}  // namespace
 
 std::string unreadable_setting(std::string_view name, std::string_view value) {
   if (name == "standard_conforming_strings" && !pg_bool_true(value)) {

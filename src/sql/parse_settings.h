@@ -22,6 +22,12 @@ bool parser_safe_client_encoding(std::string_view name);
 
 // Settings whose change alters how later statement text is read (never a plain `set`).
 bool setting_changes_parsing(std::string_view name);
+// Settings whose change alters how later statements are read or their names resolved: the above
+// plus client_encoding and search_path. A statement setting one is a pipelining barrier.
+bool setting_affects_reading(std::string_view name);
+
+// PostgreSQL's parse_bool() reading "true": a prefix of "true" or "yes", "on", or "1" (any case).
+bool pg_bool_true(std::string_view value);
 
 // For a setting as the server reports it (ParameterStatus): why custos can no longer read
 // statements as the server does ("client_encoding SJIS"), or "" when it can.

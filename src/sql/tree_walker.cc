@@ -141,10 +141,7 @@ class Walker {
     }
     switch (n->node_case) {
       case PG_QUERY__NODE__NODE_SELECT_STMT:
-        add_statement_kind(Kind::kSelect);
-        if (n->select_stmt->into_clause != nullptr) {
-          add_statement_kind(Kind::kDdl);
-        }
+        add_statement_kind(Kind::kSelect);  // an INTO anywhere in it adds ddl (visit)
         break;
       case PG_QUERY__NODE__NODE_INSERT_STMT:
       case PG_QUERY__NODE__NODE_UPDATE_STMT:
@@ -211,6 +208,7 @@ class Walker {
             break;
           default:
             add_statement_kind(Kind::kTransaction);
+            note_transaction_modes(n->transaction_stmt->options, n->transaction_stmt->n_options);
             break;
         }
         break;
@@ -397,6 +395,15 @@ class Walker {
     }
     add_statement_kind(Kind::kSet);
     note_setting(name);
+    if (name == "transaction" || name == "session characteristics") {
+      note_transaction_modes(v->args, v->n_args);  // SET [SESSION CHARACTERISTICS AS] TRANSACTION
+    } else if (is_read_only_setting(name)) {
+      const bool to_on = v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && v->n_args == 1 &&
+                         value_is_true(const_value(v->args[0]));
+      if (!to_on) {
+        cmd_.disables_read_only = true;  // SET ... = off, RESET, SET ... TO DEFAULT
+      }
+    }
     if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && v->n_args > 0) {
       // SET NAMES is client_encoding too.
       note_setting_value(name, v->n_args == 1 ? const_value(v->args[0]) : std::nullopt);
@@ -490,6 +497,38 @@ class Walker {
   void note_setting(const std::string& name) {
     if (setting_changes_parsing(name)) {
       add_kind(Kind::kOther);
+    }
+    if (setting_affects_reading(name)) {
+      cmd_.sets_parse_setting = true;
+    }
+  }
+
+  static bool is_read_only_setting(std::string_view name) {
+    return name == "default_transaction_read_only" || name == "transaction_read_only";
+  }
+
+  bool value_is_true(const std::optional<std::string>& v) {
+    result_.literal_sensitive = true;  // the verdict depends on the value
+    return v.has_value() && pg_bool_true(*v);
+  }
+
+  // BEGIN / START TRANSACTION / SET TRANSACTION / SET SESSION CHARACTERISTICS modes: READ WRITE
+  // (transaction_read_only = false) lifts the target's read-only guard.
+  void note_transaction_modes(PgQuery__Node* const* options, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      const PgQuery__Node* o = options[i];
+      if (o->node_case != PG_QUERY__NODE__NODE_DEF_ELEM || o->def_elem->defname == nullptr ||
+          std::string_view(o->def_elem->defname) != "transaction_read_only") {
+        continue;
+      }
+      const PgQuery__Node* arg = o->def_elem->arg;
+      result_.literal_sensitive = true;
+      const bool read_only = arg != nullptr && arg->node_case == PG_QUERY__NODE__NODE_A_CONST &&
+                             arg->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL &&
+                             arg->a_const->ival->ival != 0;
+      if (!read_only) {
+        cmd_.disables_read_only = true;
+      }
     }
   }
 
@@ -644,6 +683,52 @@ class Walker {
       const auto* l = reinterpret_cast<const PgQuery__SubLink*>(m);
       operator_call(l->oper_name, l->n_oper_name);  // x op ANY (SELECT ...)
       children(m);
+    } else if (d == &pg_query__column_ref__descriptor) {
+      column_ref(reinterpret_cast<const PgQuery__ColumnRef*>(m));
+      children(m);
+    } else if (d == &pg_query__a__indirection__descriptor) {
+      const auto* ind = reinterpret_cast<const PgQuery__AIndirection*>(m);
+      for (size_t i = 0; i < ind->n_indirection; ++i) {
+        const PgQuery__Node* f = ind->indirection[i];
+        if (f->node_case == PG_QUERY__NODE__NODE_STRING && f->string->sval != nullptr) {
+          add_attribute_ref("", f->string->sval);  // (expr).name
+        }
+      }
+      children(m);
+    } else if (d == &pg_query__type_cast__descriptor) {
+      type_name(reinterpret_cast<const PgQuery__TypeCast*>(m)->type_name);
+      children(m);
+    } else if (d == &pg_query__range_subselect__descriptor) {
+      const auto* r = reinterpret_cast<const PgQuery__RangeSubselect*>(m);
+      if (r->alias != nullptr && r->alias->aliasname != nullptr) {
+        add_alias(r->alias->aliasname, "");
+      }
+      children(m);
+    } else if (d == &pg_query__range_function__descriptor) {
+      const auto* r = reinterpret_cast<const PgQuery__RangeFunction*>(m);
+      if (r->alias != nullptr && r->alias->aliasname != nullptr) {
+        add_alias(r->alias->aliasname, "");
+      } else {
+        // Unaliased, a function in FROM is named after the function.
+        for (size_t i = 0; i < r->n_functions; ++i) {
+          const PgQuery__Node* item = r->functions[i];
+          if (item->node_case == PG_QUERY__NODE__NODE_LIST && item->list->n_items > 0 &&
+              item->list->items[0]->node_case == PG_QUERY__NODE__NODE_FUNC_CALL) {
+            const PgQuery__FuncCall* fc = item->list->items[0]->func_call;
+            if (fc->n_funcname > 0 &&
+                fc->funcname[fc->n_funcname - 1]->node_case == PG_QUERY__NODE__NODE_STRING) {
+              add_alias(fc->funcname[fc->n_funcname - 1]->string->sval, "");
+            }
+          }
+        }
+      }
+      children(m);
+    } else if (d == &pg_query__join_expr__descriptor) {
+      const auto* j = reinterpret_cast<const PgQuery__JoinExpr*>(m);
+      if (j->alias != nullptr && j->alias->aliasname != nullptr) {
+        add_alias(j->alias->aliasname, "");
+      }
+      children(m);
     } else if (d == &pg_query__a__const__descriptor) {
       // constants are not shape
     } else if (d == &pg_query__insert_stmt__descriptor) {
@@ -677,6 +762,11 @@ class Walker {
       dml(m, s->relation ? &s->relation->base : nullptr, s->with_clause);
     } else if (d == &pg_query__select_stmt__descriptor) {
       const auto* s = reinterpret_cast<const PgQuery__SelectStmt*>(m);
+      if (s->into_clause != nullptr) {
+        // SELECT ... INTO creates a table, also on the leftmost branch of a UNION / EXCEPT /
+        // INTERSECT (where the grammar leaves it) and under WITH.
+        add_statement_kind(Kind::kDdl);
+      }
       if (s->n_locking_clause > 0) {
         // FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE: row locks that block writers (and
         // mark the rows); PostgreSQL refuses them in a read-only transaction.
@@ -746,10 +836,73 @@ class Walker {
     scopes_.pop_back();
   }
 
+  void add_alias(const char* alias, std::string relation) {
+    if (alias == nullptr) {
+      return;
+    }
+    std::pair<std::string, std::string> a{alias, std::move(relation)};
+    if (std::find(cmd_.aliases.begin(), cmd_.aliases.end(), a) == cmd_.aliases.end()) {
+      cmd_.aliases.push_back(std::move(a));
+    }
+  }
+
+  void add_attribute_ref(std::string qualifier, std::string name) {
+    AttributeRef r{std::move(qualifier), std::move(name)};
+    if (std::find(cmd_.attribute_refs.begin(), cmd_.attribute_refs.end(), r) ==
+        cmd_.attribute_refs.end()) {
+      cmd_.attribute_refs.push_back(std::move(r));
+    }
+  }
+
+  // a.b, s.t.c, t.c.f: the last name is a column of what precedes it, or a function applied to
+  // it (attribute notation). The resolver decides with the target's catalog.
+  void column_ref(const PgQuery__ColumnRef* c) {
+    if (c->n_fields < 2) {
+      return;
+    }
+    const PgQuery__Node* last = c->fields[c->n_fields - 1];
+    const PgQuery__Node* before = c->fields[c->n_fields - 2];
+    if (last->node_case != PG_QUERY__NODE__NODE_STRING || last->string->sval == nullptr ||
+        before->node_case != PG_QUERY__NODE__NODE_STRING || before->string->sval == nullptr) {
+      return;  // t.* and the like
+    }
+    add_attribute_ref(before->string->sval, last->string->sval);
+  }
+
+  // A cast runs the type's input function (and a domain's checks): user types are user code.
+  void type_name(const PgQuery__TypeName* t) {
+    if (t == nullptr || t->n_names == 0) {
+      return;
+    }
+    std::vector<std::string> parts;
+    for (size_t i = 0; i < t->n_names; ++i) {
+      const PgQuery__Node* p = t->names[i];
+      if (p->node_case != PG_QUERY__NODE__NODE_STRING || p->string->sval == nullptr) {
+        return;
+      }
+      parts.emplace_back(p->string->sval);
+    }
+    if (parts.size() == 1 && is_builtin_type_name(parts[0])) {
+      return;  // pg_catalog is searched first for types: a built-in name is the built-in
+    }
+    if (parts.size() == 2 && parts[0] == "pg_catalog") {
+      return;
+    }
+    std::string name;
+    for (const std::string& p : parts) {
+      name += name.empty() ? "" : ".";
+      name += p;
+    }
+    add_unique(cmd_.types, std::move(name));
+  }
+
   void table(const PgQuery__RangeVar* rv) {
     if (rv->relname == nullptr) {
       return;
     }
+    const char* alias = rv->alias != nullptr && rv->alias->aliasname != nullptr
+                            ? rv->alias->aliasname
+                            : rv->relname;
     const bool is_target =
         std::find(write_targets_.begin(), write_targets_.end(), &rv->base) != write_targets_.end();
     const bool qualified = rv->schemaname != nullptr && rv->schemaname[0] != '\0';
@@ -758,12 +911,14 @@ class Walker {
         if (std::find(scope.begin(), scope.end(), rv->relname) != scope.end()) {
           mix("cte");
           mix(rv->relname);
+          add_alias(alias, "");
           return;  // a CTE, not a table
         }
       }
     }
     std::string name = qualified ? std::string(rv->schemaname) + "." + rv->relname : rv->relname;
     mix(name);
+    add_alias(alias, name);
     add_unique(is_target || write_ctx_ ? cmd_.tables_written : cmd_.tables_read, std::move(name));
   }
 
@@ -781,31 +936,37 @@ class Walker {
       return;
     }
     add_unique(cmd_.functions, name);
-    const std::string bare = canonical_function_name(name);
-    switch (classify_function(name)) {
-      case FunctionClass::kDangerous:
-        add_kind(Kind::kDangerousFunction);
-        return;
-      case FunctionClass::kUser:
-        add_kind(Kind::kCall);
-        return;
-      case FunctionClass::kBuiltin:
-        break;
+    const int nargs = static_cast<int>(fc->n_args);
+    const CallJudgement j = judge_call(name, nargs);
+    note_call(FunctionCall{name, nargs, j.cls, j.volatility, j.builtin, {}});
+    if (j.cls != CallClass::kEffect) {
+      return;
     }
-    if (bare == "pg_notify") {
-      add_kind(Kind::kListenNotify);
-    } else if (bare == "set_config") {
+    const std::string bare = canonical_function_name(name);
+    if (bare == "set_config") {
       set_config(fc);
     } else if (bare == "nextval" || bare == "setval") {
       // Built-ins that write: a sequence is a relation, and advancing it is an update of it.
       add_statement_kind(Kind::kUpdate);
       add_unique(cmd_.tables_written, sequence_argument(fc));
-    } else if (const Kind k = builtin_function_effect(bare); k != Kind::kOther) {
-      add_statement_kind(k);
-      if (k == Kind::kUpdate || k == Kind::kDelete) {
-        add_unique(cmd_.tables_written, std::string("pg_catalog.pg_largeobject"));
+    } else {
+      add_statement_kind(j.effect);
+      if (j.effect == Kind::kUpdate || j.effect == Kind::kDelete) {
+        add_unique(cmd_.tables_written, std::string("pg_catalog.pg_largeobject"));  // lo_*
       }
     }
+  }
+
+  void note_call(FunctionCall call) {
+    if (const std::optional<Kind> k = class_kind(call.cls)) {
+      add_kind(*k);
+    }
+    for (const FunctionCall& c : cmd_.calls) {
+      if (c.name == call.name && c.nargs == call.nargs) {
+        return;
+      }
+    }
+    cmd_.calls.push_back(std::move(call));
   }
 
   // The sequence named by nextval('name') / setval('name', ...): its regclass text folded as
@@ -854,6 +1015,9 @@ class Walker {
       return;
     }
     if ((schema.empty() || schema == "pg_catalog") && is_builtin_operator_name(op)) {
+      if (schema.empty()) {
+        add_unique(cmd_.operators, op);  // a user operator of this name may be the one chosen
+      }
       return;
     }
     add_unique(cmd_.functions, "operator(" + (schema.empty() ? op : schema + "." + op) + ")");
@@ -867,6 +1031,8 @@ class Walker {
     }
     if (setting == nullptr) {
       add_kind(Kind::kSetRole);  // setting name not a constant: assume the worst
+      cmd_.disables_read_only = true;
+      cmd_.sets_parse_setting = true;
       return;
     }
     const std::string name = core::ascii_lower(setting);
@@ -875,6 +1041,10 @@ class Walker {
     } else {
       add_kind(Kind::kSet);
       note_setting(name);
+      if (is_read_only_setting(name) &&
+          !value_is_true(fc->n_args >= 2 ? const_value(fc->args[1]) : std::nullopt)) {
+        cmd_.disables_read_only = true;
+      }
       if (name == "search_path") {
         note_search_path_text(fc);
       }

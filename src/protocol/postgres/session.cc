@@ -449,6 +449,7 @@ asio::awaitable<bool> Session::authenticate_client(const StartupPacket& startup)
     if (auto m = services_.maskers.find(policy_->name); m != services_.maskers.end()) {
       masker_ = m->second;
     }
+    target_read_only_ = policy::guards_target_read_only(*policy_);
   }
   if (!connection_ || !policy || !policy_) {
     record_auth_failure(claimed_identity_, conn_name,
@@ -495,7 +496,15 @@ asio::awaitable<bool> Session::connect_upstream(const StartupPacket& startup) {
                                       k));
       co_return false;
     }
+    if (k == "default_transaction_read_only" && target_read_only_) {
+      continue;  // the policy's guard below decides
+    }
     params.emplace_back(k, v);
+  }
+  if (target_read_only_) {
+    // The policy allows no writes: the target enforces that too. Statements that would lift
+    // the guard are denied by policy (policy::guards_target_read_only).
+    params.emplace_back("default_transaction_read_only", "on");
   }
   auto it = services_.upstream_tls.find(conn.name);
   auto login = co_await connect_and_login(
@@ -566,7 +575,7 @@ asio::awaitable<bool> Session::finish_upstream_startup() {
       principal_->identity, principal_->auth_method,
       principal_->key_id.empty() ? std::nullopt : std::optional<std::string_view>(principal_->key_id),
       client_addr_, conn.name, target, tls_version, "postgres", principal_->token_jti,
-      principal_->token_sub, principal_->cert_fingerprint});
+      principal_->token_sub, principal_->cert_fingerprint, target_read_only_});
   if (!started) {
     core::inc(core::metrics().recording_failures_total);
     set_close_reason(CloseReason::recording_failed);
@@ -587,9 +596,11 @@ asio::awaitable<bool> Session::finish_upstream_startup() {
   if (auto r = services_.store->record_session_start(row); !r) {
     spdlog::error("session={} store: {}", id_, r.error().message);
   }
-  spdlog::info("session={} identity={} auth={} key={} connection={} client={} tls={} started", id_,
-               principal_->identity, principal_->auth_method, principal_->key_id, conn.name,
-               client_addr_, client_.tls_version());
+  spdlog::info(
+      "session={} identity={} auth={} key={} connection={} client={} tls={} target_read_only={} "
+      "started",
+      id_, principal_->identity, principal_->auth_method, principal_->key_id, conn.name,
+      client_addr_, client_.tls_version(), target_read_only_);
 
   core::Bytes out;
   encode_auth_ok(out);

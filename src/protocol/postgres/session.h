@@ -191,6 +191,7 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   std::shared_ptr<core::Bytes> rewrite_upstream_frame(const Frame& f, core::ByteView raw);
 
   const config::Policy* policy_ = nullptr;
+  bool target_read_only_ = false;  // logged in with default_transaction_read_only=on
   // Extended protocol bookkeeping: prepared statement name → its SQL and decision,
   // portal → statement name. SQL-level PREPARE name → what it runs.
   std::unordered_map<std::string, PreparedStatement> prepared_;
