@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 
 #include "sql/shape_key.h"
 #include "sql/tree_walker.h"
@@ -42,15 +43,13 @@ void merge_unique(std::vector<T>& into, const std::vector<T>& from) {
 
 }  // namespace
 
-Analysis analyze_uncached(std::string_view sql, bool* shape_cacheable) {
+Analysis analyze_uncached(std::string_view sql, AnalysisTrace* trace) {
   Analysis out;
-  bool cacheable = true;
+  AnalysisTrace local;
+  AnalysisTrace& t = trace != nullptr ? *trace : local;
   // libpg_query needs a NUL-terminated string; an embedded NUL would silently cut the text.
   if (sql.find('\0') != std::string_view::npos) {
     out.parse_error = "statement contains a NUL byte";
-    if (shape_cacheable) {
-      *shape_cacheable = false;
-    }
     return out;
   }
   const std::string text(sql);
@@ -61,9 +60,6 @@ Analysis analyze_uncached(std::string_view sql, bool* shape_cacheable) {
       *out.parse_error += " at position " + std::to_string(r.error->cursorpos);
     }
     pg_query_free_protobuf_parse_result(r);
-    if (shape_cacheable) {
-      *shape_cacheable = false;
-    }
     return out;
   }
   PgQuery__ParseResult* tree = pg_query__parse_result__unpack(
@@ -71,9 +67,6 @@ Analysis analyze_uncached(std::string_view sql, bool* shape_cacheable) {
   pg_query_free_protobuf_parse_result(r);
   if (tree == nullptr) {
     out.parse_error = "parse tree could not be decoded";
-    if (shape_cacheable) {
-      *shape_cacheable = false;
-    }
     return out;
   }
   for (size_t i = 0; i < tree->n_stmts; ++i) {
@@ -83,21 +76,92 @@ Analysis analyze_uncached(std::string_view sql, bool* shape_cacheable) {
     const size_t len = raw->stmt_len <= 0 ? sql.size() - loc
                                           : std::min<size_t>(raw->stmt_len, sql.size() - loc);
     cmd.text = std::string(trim(sql.substr(loc, len)));
-    const WalkResult w = walk_statement(raw->stmt, cmd);
+    WalkResult w = walk_statement(raw->stmt, cmd);
     if (w.too_deep) {
       out.statements.clear();
       out.parse_error = "statement is nested too deeply to analyze";
-      cacheable = false;
       break;
     }
-    cacheable = cacheable && !w.literal_sensitive;
+    t.literal_sensitive = t.literal_sensitive || w.literal_sensitive;
+    t.const_locations.insert(t.const_locations.end(), w.const_locations.begin(),
+                             w.const_locations.end());
     out.statements.push_back(std::move(cmd));
   }
   pg_query__parse_result__free_unpacked(tree, nullptr);
-  if (shape_cacheable) {
-    *shape_cacheable = cacheable;
-  }
   return out;
+}
+
+namespace {
+
+bool has_high_bit(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+// Under a single-byte server encoding, a statement whose unquoted identifiers hold non-ASCII
+// letters is folded by the server's locale: refused, with what to do instead.
+std::optional<std::string> unreadable_under(const ParseContext& ctx, std::string_view sql,
+                                            const ShapeKey* shape) {
+  if (!ctx.server_single_byte) {
+    return std::nullopt;
+  }
+  const bool risky = shape != nullptr && shape->cacheable ? shape->high_bit_identifier
+                                                          : has_high_bit(sql);
+  if (!risky) {
+    return std::nullopt;
+  }
+  return "custos cannot check this statement: an unquoted identifier has non-ASCII letters, "
+         "whose case the server (single-byte encoding) folds by its locale; quote the identifier";
+}
+
+// Every literal the shape scanner replaced sits where the parser put a constant; a constant the
+// grammar negated (-1) is located at its minus sign.
+bool literals_are_constants(std::string_view sql, const ShapeKey& shape,
+                            std::vector<int32_t> locations) {
+  std::sort(locations.begin(), locations.end());
+  for (const auto& [begin, end] : shape.literals) {
+    const auto at = std::lower_bound(locations.begin(), locations.end(), int32_t(begin));
+    if (at != locations.end() && *at == int32_t(begin)) {
+      continue;
+    }
+    if (at == locations.begin()) {
+      return false;
+    }
+    const size_t minus = size_t(*(at - 1));
+    if (minus >= begin || sql[minus] != '-') {
+      return false;
+    }
+    for (size_t i = minus + 1; i < begin; ++i) {
+      if (sql[i] != ' ' && sql[i] != '\t' && sql[i] != '\n' && sql[i] != '\r') {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool server_encoding_is_single_byte(std::string_view name) {
+  std::string clean;
+  for (char c : name) {
+    if (c != '_' && c != '-') {
+      clean += char(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    }
+  }
+  return !(clean == "UTF8" || clean == "UNICODE" || clean.starts_with("EUC") ||
+           clean == "MULEINTERNAL");
+}
+
+Analysis analyze_uncached(std::string_view sql, ParseContext ctx) {
+  if (ctx.server_single_byte) {
+    const ShapeKey shape = make_shape_key(sql);
+    if (auto why = unreadable_under(ctx, sql, &shape)) {
+      Analysis out;
+      out.parse_error = std::move(*why);
+      return out;
+    }
+  }
+  return analyze_uncached(sql);
 }
 
 Analyzer::Analyzer(size_t cache_entries)
@@ -144,52 +208,59 @@ void Analyzer::insert(std::string key, std::string_view sql, std::shared_ptr<con
   }
 }
 
-std::shared_ptr<const Analysis> Analyzer::analyze(std::string_view sql) {
+std::shared_ptr<const Analysis> Analyzer::analyze(std::string_view sql, ParseContext ctx) {
   const bool cache = sql.size() <= kMaxCachedTextBytes && per_shard_capacity_ > 0;
-  ShapeKey shape;
+  if (!cache) {
+    ++misses_;
+    return std::make_shared<Analysis>(analyze_uncached(sql, ctx));
+  }
+  const ShapeKey shape = make_shape_key(sql);
+  if (auto why = unreadable_under(ctx, sql, &shape)) {
+    auto a = std::make_shared<Analysis>();
+    a->parse_error = std::move(*why);
+    return a;
+  }
+  const char context_tag = ctx.server_single_byte ? '1' : '0';
   std::string shape_key;
-  std::string exact_key;
-  if (cache) {
-    shape = make_shape_key(sql);
-    if (shape.cacheable) {
-      shape_key = "S" + shape.key;
-      bool exact = false;
-      if (auto hit = lookup(shape_key, sql, &exact)) {
-        if (exact || hit->parse_error || hit->statements.size() != shape.statements.size()) {
-          ++hits_;
-          if (exact || hit->parse_error) {
-            return hit;
-          }
-        } else {
-          ++hits_;
-          // Same shape, other literals: same facts, this input's own statement texts.
-          auto copy = std::make_shared<Analysis>(*hit);
-          for (size_t i = 0; i < copy->statements.size(); ++i) {
-            const auto [b, e] = shape.statements[i];
-            copy->statements[i].text = std::string(trim(sql.substr(b, e - b)));
-          }
-          return copy;
+  if (shape.cacheable) {
+    shape_key = std::string("S") + context_tag + shape.key;
+    bool exact = false;
+    if (auto hit = lookup(shape_key, sql, &exact)) {
+      // Only analyses that hold for every literal are in under their shape.
+      if (exact || hit->statements.size() != shape.statements.size()) {
+        ++hits_;
+        if (exact) {
+          return hit;
         }
+      } else {
+        ++hits_;
+        // Same shape, other literals: same facts, this input's own statement texts.
+        auto copy = std::make_shared<Analysis>(*hit);
+        for (size_t i = 0; i < copy->statements.size(); ++i) {
+          const auto [b, e] = shape.statements[i];
+          copy->statements[i].text = std::string(trim(sql.substr(b, e - b)));
+        }
+        return copy;
       }
     }
-    exact_key = "X" + std::string(sql);
-    bool exact = false;
-    if (auto hit = lookup(exact_key, sql, &exact)) {
-      ++hits_;
-      return hit;
-    }
+  }
+  std::string exact_key = std::string("X") + context_tag + std::string(sql);
+  bool exact = false;
+  if (auto hit = lookup(exact_key, sql, &exact)) {
+    ++hits_;
+    return hit;
   }
   ++misses_;
-  bool shape_ok = false;
-  auto a = std::make_shared<Analysis>(analyze_uncached(sql, &shape_ok));
-  if (cache) {
-    // Shape-cache only when our statement split agrees with the parser's.
-    if (shape.cacheable && shape_ok && !a->parse_error &&
-        shape.statements.size() == a->statements.size()) {
-      insert(std::move(shape_key), sql, a);
-    } else {
-      insert(std::move(exact_key), sql, a);
-    }
+  AnalysisTrace trace;
+  auto a = std::make_shared<Analysis>(analyze_uncached(sql, &trace));
+  // Shared by shape only when our statement split agrees with the parser's, no fact read a
+  // constant, and every replaced literal is a constant of the tree.
+  if (shape.cacheable && !a->parse_error && !trace.literal_sensitive &&
+      shape.statements.size() == a->statements.size() &&
+      literals_are_constants(sql, shape, std::move(trace.const_locations))) {
+    insert(std::move(shape_key), sql, a);
+  } else {
+    insert(std::move(exact_key), sql, a);
   }
   return a;
 }

@@ -3,11 +3,18 @@
 // (libpg_query 15). Comments, quoting, case, multi-statement strings, CTE DML, EXPLAIN ANALYZE,
 // prepared statements and function calls are all seen the way the server sees them.
 //
-// Thread-safe; one instance per gateway. Results are cached in a bounded, sharded LRU keyed by
-// the statement's shape (literals replaced, see shape_key.h), so a repeated statement with other
-// literals costs a normalization pass and a hash lookup. Analyses whose facts depend on a
-// literal's value (WHERE 1=1 vs WHERE 1=2, set_config('role', …), EXPLAIN (ANALYZE off)) and
-// unparsable input are cached by exact text only.
+// Thread-safe; one instance per gateway. Results are cached in a bounded, sharded LRU. A cached
+// analysis equals a fresh one for every session:
+//   - The key holds the parse context (ParseContext) besides the text. custos reads statements
+//     only under standard_conforming_strings=on and an ASCII-safe client encoding (sessions
+//     under anything else are refused, parse_settings.h); what still varies is whether the
+//     server's encoding is single-byte, which changes how it folds unquoted identifiers.
+//   - Texts are shared by shape (literals replaced, shape_key.h) only when every literal the
+//     scanner replaced became a constant (A_Const) of the parse tree and the walker read no
+//     constant's value. A literal the grammar turns into anything else (an EXPLAIN option
+//     value, a COPY file name, a FETCH count, a NOTIFY payload) or a constant whose value decides
+//     a fact (WHERE 1=1, set_config('role', ...)) keeps the analysis to its exact text.
+//   - Unparsable input is cached by exact text.
 
 #include <atomic>
 #include <cstddef>
@@ -24,12 +31,25 @@
 
 namespace custos::sql {
 
+// What, besides the text, decides how the server reads a statement.
+struct ParseContext {
+  // The server's encoding is single-byte (LATIN1, WIN1252, SQL_ASCII, ...): it lower-cases
+  // non-ASCII letters of unquoted identifiers by its locale. Statements with such identifiers
+  // are refused (custos cannot fold them as the server does); quoted ones are fine.
+  bool server_single_byte = false;
+  bool operator==(const ParseContext&) const = default;
+};
+
+// True for the encodings PostgreSQL treats as single-byte (every server encoding but UTF8,
+// EUC_* and MULE_INTERNAL).
+bool server_encoding_is_single_byte(std::string_view name);
+
 class Analyzer {
  public:
   explicit Analyzer(size_t cache_entries = 10000);
 
   // Never null. Statements are in input order; empty input gives no statements.
-  std::shared_ptr<const Analysis> analyze(std::string_view sql);
+  std::shared_ptr<const Analysis> analyze(std::string_view sql, ParseContext ctx = {});
 
   struct Stats {
     uint64_t hits = 0;
@@ -55,6 +75,7 @@ class Analyzer {
 
   std::shared_ptr<const Analysis> lookup(const std::string& key, std::string_view sql,
                                          bool* exact_match);
+  std::shared_ptr<const Analysis> analyze_and_cache(std::string_view sql, ParseContext ctx);
   void insert(std::string key, std::string_view sql, std::shared_ptr<const Analysis> a);
   Shard& shard_for(const std::string& key);
 
@@ -64,8 +85,16 @@ class Analyzer {
   std::atomic<uint64_t> misses_{0};
 };
 
+// What the cache needs to know about how an analysis was made.
+struct AnalysisTrace {
+  bool literal_sensitive = false;        // a fact depended on a constant's value
+  std::vector<int32_t> const_locations;  // where the parse tree has constants
+};
+
 // Parses and analyzes without any cache (what Analyzer does on a miss).
-Analysis analyze_uncached(std::string_view sql, bool* shape_cacheable = nullptr);
+Analysis analyze_uncached(std::string_view sql, AnalysisTrace* trace = nullptr);
+// The same under a parse context (refuses what the context makes unreadable).
+Analysis analyze_uncached(std::string_view sql, ParseContext ctx);
 
 // EXECUTE name: merges what the prepared statement runs (its analysis, as recorded when the
 // session saw PREPARE / Parse) into the EXECUTE's facts. prepared == nullptr: unknown prepared

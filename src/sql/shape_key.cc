@@ -58,7 +58,7 @@ class Scanner {
         --depth;
       }
       if (c == '\'') {
-        if (!quoted_literal(false)) {
+        if (!quoted_literal(false, i_)) {
           return fail();
         }
         continue;
@@ -78,7 +78,7 @@ class Scanner {
           }
           continue;
         }
-        if (!dollar_quoted()) {
+        if (!dollar_quoted(i_)) {
           return fail();
         }
         continue;
@@ -86,6 +86,7 @@ class Scanner {
       if (is_ident_start(c)) {
         const size_t start = i_;
         while (i_ < s_.size() && is_ident_char(s_[i_])) {
+          out_.high_bit_identifier |= static_cast<unsigned char>(s_[i_]) >= 0x80;
           ++i_;
         }
         const std::string_view word = s_.substr(start, i_ - start);
@@ -95,13 +96,13 @@ class Scanner {
         if (i_ < s_.size() && s_[i_] == '\'' && word.size() == 1) {
           const char p = word[0];
           if (p == 'e' || p == 'E') {
-            if (!quoted_literal(true)) {
+            if (!quoted_literal(true, start)) {
               return fail();
             }
             continue;
           }
           if (p == 'b' || p == 'B' || p == 'x' || p == 'X' || p == 'n' || p == 'N') {
-            if (!quoted_literal(false)) {
+            if (!quoted_literal(false, start)) {
               return fail();
             }
             continue;
@@ -111,7 +112,7 @@ class Scanner {
         continue;
       }
       if (is_digit(c) || (c == '.' && is_digit(peek(1)))) {
-        if (!number()) {
+        if (!number(i_)) {
           return fail();
         }
         continue;
@@ -176,7 +177,7 @@ class Scanner {
     return false;
   }
 
-  bool quoted_literal(bool backslash_escapes) {
+  bool quoted_literal(bool backslash_escapes, size_t begin) {
     ++i_;  // opening quote
     while (i_ < s_.size()) {
       const char c = s_[i_];
@@ -191,6 +192,7 @@ class Scanner {
         }
         ++i_;
         out_.key.append("'?'");
+        out_.literals.emplace_back(begin, i_);
         return literal_end_ok();
       }
       ++i_;
@@ -216,7 +218,7 @@ class Scanner {
     return false;
   }
 
-  bool dollar_quoted() {
+  bool dollar_quoted(size_t begin) {
     size_t j = i_ + 1;
     if (j < s_.size() && is_ident_start(s_[j])) {
       while (j < s_.size() && is_ident_char(s_[j]) && s_[j] != '$') {
@@ -233,10 +235,11 @@ class Scanner {
     }
     i_ = close + tag.size();
     out_.key.append("$?$");
+    out_.literals.emplace_back(begin, i_);
     return literal_end_ok();
   }
 
-  bool number() {
+  bool number(size_t begin) {
     while (is_digit(peek(0))) {
       ++i_;
     }
@@ -254,6 +257,7 @@ class Scanner {
       }
     }
     out_.key.append("0");
+    out_.literals.emplace_back(begin, i_);
     return literal_end_ok();
   }
 

@@ -406,7 +406,7 @@ class Walker {
     }
     if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && v->n_args > 0) {
       // SET NAMES is client_encoding too.
-      note_setting_value(name, v->n_args == 1 ? const_value(v->args[0]) : std::nullopt);
+      note_setting_value(name, v->n_args == 1 ? v->args[0] : nullptr);
     }
     if (name == "search_path") {
       result_.literal_sensitive = true;  // SET search_path = 'a', 'b' names schemas in literals
@@ -433,31 +433,36 @@ class Walker {
   }
 
   // A setting under which custos would read later statements differently from the server
-  // (parse_settings.h): every later statement would be text policy cannot judge. nullopt = a
-  // value computed at run time, or a list.
-  void note_setting_value(const std::string& name, const std::optional<std::string>& value) {
+  // (parse_settings.h): every later statement would be text policy cannot judge. An argument
+  // that is not a constant (a value computed at run time) counts as unreadable.
+  void note_setting_value(const std::string& name, const PgQuery__Node* arg) {
     if (name != "client_encoding" && name != "standard_conforming_strings") {
       return;
     }
     // The value decides: the verdict may not be reused for this shape with another literal.
     result_.literal_sensitive = true;
+    const std::optional<std::string> value = const_value(arg);
     std::string why = value ? unreadable_setting(name, *value) : name + " computed at run time";
     if (!why.empty() && cmd_.unreadable_setting.empty()) {
       cmd_.unreadable_setting = std::move(why);
     }
   }
 
-  // The text of a string constant ('x', not a number or an expression), or nullptr.
-  static const char* const_string(const PgQuery__Node* a) {
-    if (a == nullptr || a->node_case != PG_QUERY__NODE__NODE_A_CONST || a->a_const->isnull ||
-        a->a_const->val_case != PG_QUERY__A__CONST__VAL_SVAL) {
+  // The text of a string constant ('x', not a number or an expression), or nullptr. Looking at a
+  // constant makes the analysis depend on it: not shared with other literals of the same shape.
+  const char* const_string(const PgQuery__Node* a) {
+    if (a == nullptr || a->node_case != PG_QUERY__NODE__NODE_A_CONST) {
+      return nullptr;
+    }
+    result_.literal_sensitive = true;
+    if (a->a_const->isnull || a->a_const->val_case != PG_QUERY__A__CONST__VAL_SVAL) {
       return nullptr;
     }
     return a->a_const->sval->sval;
   }
 
   // A constant as PostgreSQL hands it to a setting: strings as written, numbers as text.
-  static std::optional<std::string> const_value(const PgQuery__Node* a) {
+  std::optional<std::string> const_value(const PgQuery__Node* a) {
     if (const char* text = const_string(a)) {
       return std::string(text);
     }
@@ -730,7 +735,9 @@ class Walker {
       }
       children(m);
     } else if (d == &pg_query__a__const__descriptor) {
-      // constants are not shape
+      // Constants are not shape. Where they are is: the analyzer shares this analysis with texts
+      // that differ only in literals that all sit at constants' locations.
+      result_.const_locations.push_back(reinterpret_cast<const PgQuery__AConst*>(m)->location);
     } else if (d == &pg_query__insert_stmt__descriptor) {
       const auto* s = reinterpret_cast<const PgQuery__InsertStmt*>(m);
       add_statement_kind(Kind::kInsert);
@@ -1048,7 +1055,7 @@ class Walker {
       if (name == "search_path") {
         note_search_path_text(fc);
       }
-      note_setting_value(name, fc->n_args >= 2 ? const_value(fc->args[1]) : std::nullopt);
+      note_setting_value(name, fc->n_args >= 2 ? fc->args[1] : nullptr);
     }
   }
 
@@ -1062,9 +1069,6 @@ class Walker {
       return;
     }
     std::optional<Value> v = fold(where, 0);
-    if (v) {
-      result_.literal_sensitive = true;  // the whole WHERE is a constant (WHERE true, WHERE 1)
-    }
     if (v && v->type == Value::Type::kBool && v->b) {
       cmd_.update_delete_without_where = true;
     }
@@ -1076,10 +1080,11 @@ class Walker {
     }
     switch (n->node_case) {
       case PG_QUERY__NODE__NODE_A_CONST: {
-        // A constant alone decides nothing (`aid = 777` stays a real WHERE whatever the
-        // number); the analysis depends on literal values only where constants fold into a
-        // value — see the compound cases below and check_where.
+        // Reading a constant makes the analysis depend on it. Comparisons read constants only
+        // when both sides are constant by structure (fold_compare), so `aid = 777` stays
+        // shared by every number.
         const PgQuery__AConst* c = n->a_const;
+        result_.literal_sensitive = true;
         if (c->isnull) {
           return std::nullopt;
         }
@@ -1111,22 +1116,38 @@ class Walker {
         }
         return v;
       }
-      case PG_QUERY__NODE__NODE_BOOL_EXPR: {
-        auto r = fold_bool(n->bool_expr, depth);
-        if (r) {
-          result_.literal_sensitive = true;  // constants decided this subexpression
-        }
-        return r;
-      }
-      case PG_QUERY__NODE__NODE_A_EXPR: {
-        auto r = fold_compare(n->a_expr, depth);
-        if (r) {
-          result_.literal_sensitive = true;
-        }
-        return r;
-      }
+      case PG_QUERY__NODE__NODE_BOOL_EXPR:
+        return fold_bool(n->bool_expr, depth);
+      case PG_QUERY__NODE__NODE_A_EXPR:
+        return fold_compare(n->a_expr, depth);
       default:
         return std::nullopt;
+    }
+  }
+
+  // Made of constants only (whatever their values): a literal, a cast of one, or boolean and
+  // comparison operators over such.
+  static bool constant_by_structure(const PgQuery__Node* n, int depth) {
+    if (n == nullptr || depth > 64) {
+      return false;
+    }
+    switch (n->node_case) {
+      case PG_QUERY__NODE__NODE_A_CONST:
+        return true;
+      case PG_QUERY__NODE__NODE_TYPE_CAST:
+        return constant_by_structure(n->type_cast->arg, depth + 1);
+      case PG_QUERY__NODE__NODE_BOOL_EXPR:
+        for (size_t i = 0; i < n->bool_expr->n_args; ++i) {
+          if (!constant_by_structure(n->bool_expr->args[i], depth + 1)) {
+            return false;
+          }
+        }
+        return true;
+      case PG_QUERY__NODE__NODE_A_EXPR:
+        return constant_by_structure(n->a_expr->lexpr, depth + 1) &&
+               constant_by_structure(n->a_expr->rexpr, depth + 1);
+      default:
+        return false;
     }
   }
 
@@ -1203,6 +1224,9 @@ class Walker {
         return Value{Value::Type::kBool, true, 0, {}};
       }
       return std::nullopt;
+    }
+    if (!constant_by_structure(e->lexpr, depth) || !constant_by_structure(e->rexpr, depth)) {
+      return std::nullopt;  // decided without looking at any constant's value
     }
     std::optional<Value> l = fold(e->lexpr, depth + 1);
     std::optional<Value> r = fold(e->rexpr, depth + 1);

@@ -3,7 +3,9 @@
 // Internal to the analyzer; walks every message of the tree through protobuf-c reflection, so no
 // function call or table reference can hide in a node type this file does not name.
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "sql/command.h"
 
@@ -14,6 +16,7 @@ namespace custos::sql {
 struct WalkResult {
   bool literal_sensitive = false;  // a fact depended on a constant's value (not shape-cacheable)
   bool too_deep = false;           // nesting beyond the walker's limit: treat as unparsable
+  std::vector<int32_t> const_locations;  // byte offsets of the A_Const nodes in the input
 };
 
 // Fills cmd (kinds, tables, functions, where, prepared name, fingerprint) from one RawStmt.stmt.
