@@ -186,6 +186,9 @@ struct Limits {
   std::chrono::seconds connect_timeout{10};     // dialing + authenticating to a target
   std::chrono::seconds shutdown_grace{30};      // SIGTERM: drain this long, then close
   std::chrono::seconds auth_timeout{30};        // client must finish startup+auth within this
+  // How long what the target's catalog said about names (user functions, views, columns) is
+  // reused before it is asked again; DDL seen on the connection drops it at once.
+  std::chrono::seconds catalog_ttl{30};
 };
 
 struct RecordingConfig {

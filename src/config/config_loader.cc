@@ -190,7 +190,8 @@ void ConfigLoader::load_storage(YamlMap& root, Config& cfg) {
 void ConfigLoader::load_limits(YamlMap& root, Config& cfg) {
   std::optional<YamlMap> limits = root.map(
       "limits",
-      {"max_message_bytes", "idle_timeout", "connect_timeout", "shutdown_grace", "auth_timeout"});
+      {"max_message_bytes", "idle_timeout", "connect_timeout", "shutdown_grace", "auth_timeout",
+       "catalog_ttl"});
   if (!limits) {
     return;
   }
@@ -218,6 +219,9 @@ void ConfigLoader::load_limits(YamlMap& root, Config& cfg) {
   }
   if (auto v = whole_seconds(*limits, "auth_timeout", seconds(1))) {
     cfg.limits.auth_timeout = *v;
+  }
+  if (auto v = whole_seconds(*limits, "catalog_ttl", seconds(1))) {
+    cfg.limits.catalog_ttl = *v;
   }
 }
 

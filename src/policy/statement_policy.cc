@@ -185,6 +185,14 @@ bool table_glob_matches(std::string_view glob, std::string_view table) {
   return false;
 }
 
+Verdict evaluate_after_barrier(const config::Policy& policy) {
+  return builtin_denial(
+      policy, Kind::kOther,
+      "sent before the result of a statement that may change how statements are read",
+      "statement sent in the same pipeline after one that may change how the server reads "
+      "statements (a parse setting, user code), before its Sync; send it after that result");
+}
+
 Verdict evaluate_parse_error(const config::Policy& policy) {
   return builtin_denial(policy, Kind::kOther, "statement could not be parsed",
                         "statement could not be parsed");

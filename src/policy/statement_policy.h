@@ -80,6 +80,10 @@ bool guards_target_read_only(const config::Policy& policy);
 
 [[nodiscard]] Verdict evaluate(const config::Policy& policy, const sql::Command& cmd);
 [[nodiscard]] Verdict evaluate_parse_error(const config::Policy& policy);
+// A statement pipelined after one that may change how the target reads statements (a parse
+// setting, user code), in the same extended-protocol batch: custos cannot know the settings it
+// will be read under.
+[[nodiscard]] Verdict evaluate_after_barrier(const config::Policy& policy);
 
 // Does the glob match the table name (rules above)?
 bool table_glob_matches(std::string_view glob, std::string_view table);

@@ -141,6 +141,8 @@ int run_gateway(config::Config cfg) {
   }
   for (const auto& conn : c.connections) {
     services->catalogs[conn.name] = std::make_unique<postgres::ColumnCatalog>();
+    services->target_catalogs[conn.name] =
+        std::make_unique<sql::TargetCatalog>(c.limits.catalog_ttl);
   }
   auto sink = record::RecordingSink::open(
       record::RecordingSinkOptions{c.data_dir, c.recording.fsync_interval, {}});

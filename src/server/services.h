@@ -28,6 +28,7 @@
 #include "record/recording_sink.h"
 #include "server/session_registry.h"
 #include "sql/analyzer.h"
+#include "sql/target_catalog.h"
 #include "store/store.h"
 
 namespace custos::server {
@@ -53,6 +54,8 @@ struct Services {
   std::map<std::string, std::shared_ptr<const mask::Masker>> maskers;
   // Result-column origins by connection name.
   std::map<std::string, std::unique_ptr<postgres::ColumnCatalog>> catalogs;
+  // What each connection's target says about the names statements use, by connection name.
+  std::map<std::string, std::unique_ptr<sql::TargetCatalog>> target_catalogs;
   // Helps sessions mask large results on more than one core (null: every batch on its session).
   std::unique_ptr<core::WorkerPool> workers;
   postgres::CancelRegistry cancels;

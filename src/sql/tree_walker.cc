@@ -697,6 +697,7 @@ class Walker {
         const PgQuery__Node* f = ind->indirection[i];
         if (f->node_case == PG_QUERY__NODE__NODE_STRING && f->string->sval != nullptr) {
           add_attribute_ref("", f->string->sval);  // (expr).name
+          attribute_call(f->string->sval);
         }
       }
       children(m);
@@ -874,6 +875,19 @@ class Walker {
       return;  // t.* and the like
     }
     add_attribute_ref(before->string->sval, last->string->sval);
+  }
+
+  // (expr).name is name(expr) when expr has no field of that name, for any type of expr:
+  // (42).pg_advisory_lock locks. A built-in of one argument is judged as that call.
+  void attribute_call(const char* name) {
+    const CallJudgement j = judge_call(name, 1);
+    if (!j.builtin || j.cls == CallClass::kPure) {
+      return;
+    }
+    if (j.cls == CallClass::kEffect) {
+      add_statement_kind(j.effect);
+    }
+    note_call(FunctionCall{name, 1, j.cls, j.volatility, true, {}});
   }
 
   // A cast runs the type's input function (and a domain's checks): user types are user code.

@@ -451,6 +451,12 @@ asio::awaitable<bool> Session::authenticate_client(const StartupPacket& startup)
     }
     target_read_only_ = policy::guards_target_read_only(*policy_);
   }
+  if (connection_) {
+    if (auto c = services_.target_catalogs.find(connection_->name);
+        c != services_.target_catalogs.end()) {
+      target_catalog_ = c->second.get();
+    }
+  }
   if (!connection_ || !policy || !policy_) {
     record_auth_failure(claimed_identity_, conn_name,
                         connection_ ? "no policy permits this identity on this connection"
@@ -640,6 +646,9 @@ asio::awaitable<bool> Session::finish_upstream_startup() {
               conn.name, unreadable);
           co_await send_error("FATAL", "0A000", message);
           co_return false;
+        }
+        if (auto ps = parse_parameter_status(frame->payload); ps && ps->name == "server_encoding") {
+          parse_ctx_.server_single_byte = sql::server_encoding_is_single_byte(ps->value);
         }
       }
       core::append(out, raw);

@@ -20,6 +20,7 @@
 #include "identity/principal.h"
 #include "policy/statement_policy.h"
 #include "sql/analyzer.h"
+#include "sql/target_catalog.h"
 #include "net/stream.h"
 #include "protocol/postgres/cancel_registry.h"
 #include "protocol/postgres/codec.h"
@@ -64,6 +65,9 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
     // custos put a Describe of the portal before this Execute (masking needs the result columns
     // and formats of every Execute); its RowDescription/NoData is planned from, not forwarded.
     bool describe_injected = false;
+    // On a Sync marker: a statement before it may change how the target reads the statements
+    // after it; pipelined statements wait for this marker's ReadyForQuery.
+    bool barrier = false;
   };
   // A statement prepared through the extended protocol, with the decision taken at Parse.
   struct PreparedStatement {
@@ -75,6 +79,7 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
     bool allowed = true;
     std::optional<uint64_t> max_rows;
     std::string decision_json;
+    bool barrier = false;  // running it may change how later statements are read
   };
   // The outcome of policy for one statement string.
   struct StatementDecision {
@@ -85,6 +90,8 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
     policy::Verdict verdict;  // the deciding verdict (first denial, else the last allow)
     std::optional<uint64_t> max_rows;
     std::string decision_json;
+    bool barrier = false;  // some statement may change how later statements are read
+    std::shared_ptr<const sql::Analysis> analysis;  // what was decided on (names resolved)
   };
 
   asio::awaitable<void> run();
@@ -116,7 +123,10 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
                                    std::string_view message, std::string_view hint = {});
 
   // Client → upstream message handlers; each appends what must be forwarded to out_up_.
-  Result<void> on_client_frame(const Frame& f, core::ByteView raw, bool& terminate);
+  // `analysis`: for a Parse, its statement analysed with names resolved (the pump does that,
+  // since resolving may wait for the target's catalog).
+  Result<void> on_client_frame(const Frame& f, core::ByteView raw, bool& terminate,
+                               std::shared_ptr<const sql::Analysis> analysis = nullptr);
   // Appends frame bytes to out_up_ (or, during skip-until-Sync, drops them).
   // Upstream → client observer (results, errors, ReadyForQuery); forwarding is done by the pump.
   void on_upstream_frame(const Frame& f);
@@ -163,6 +173,9 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
 
   StatementDecision decide(const sql::Analysis& analysis);
   void remember_sql_prepares(const sql::Analysis& analysis);
+  // Marks the connection's cached catalog stale when a forwarded statement may change it (DDL,
+  // user code); it is dropped again at the next ReadyForQuery (the change is then committed).
+  void note_catalog_changes(const sql::Analysis& analysis);
   Result<void> on_query(const Frame& f, core::ByteView raw,
                         std::optional<StatementDecision> decided = std::nullopt);
   // Held statements: asks approvers and waits (the client's connection stays open). Turns `d`
@@ -174,7 +187,26 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   asio::awaitable<void> watch_client_while_held();
   // Writes through the one-writer gate; false when the client is gone.
   asio::awaitable<bool> write_to_client(const std::vector<asio::const_buffer>& bufs);
-  Result<void> on_parse(const Frame& f, core::ByteView raw);
+  Result<void> on_parse(const Frame& f, core::ByteView raw,
+                        std::shared_ptr<const sql::Analysis> analysis);
+  // The analysis of a statement's text with its names resolved against the target's catalog:
+  // loads what the connection's cache lacks through the side connection first (the only wait).
+  // A name that cannot be resolved is judged the worst case (`unknown`).
+  bool needs_catalog_load(const sql::Analysis& a, sql::ResolutionNeeds* needs);
+  asio::awaitable<void> load_catalog(const sql::Analysis& a);
+  std::shared_ptr<const sql::Analysis> resolve_loaded(std::shared_ptr<const sql::Analysis> a);
+  // A Sync (or a simple Query's end) boundary; carries the barrier of the statements before it.
+  void push_sync_marker(std::shared_ptr<core::Bytes> inject, bool barrier);
+  // After a statement that may change how the target reads later statements (a parse setting,
+  // user code): the statement's result must arrive before anything pipelined after it is
+  // analysed. In an extended-protocol batch, statements after it before its Sync are refused.
+  bool barrier_unsynced_ = false;  // such an Execute was forwarded; its Sync was not
+  int barriers_in_flight_ = 0;     // Sync markers with a barrier, not yet answered
+  // A statement that may have changed the target's catalog was forwarded: drop the
+  // connection's cached catalog once the target has answered.
+  bool catalog_dirty_ = false;
+  sql::ParseContext parse_ctx_;
+  sql::TargetCatalog* target_catalog_ = nullptr;
   // Records a statement that goes to the target (before it is forwarded) and counts it.
   Result<void> record_forwarded(const record::StatementEvent& e);
   Result<void> record_denial(std::string_view sql, record::StatementMode mode,
@@ -183,6 +215,9 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   // in its place and queues the error that replaces the target's EmptyQueryResponse.
   Result<void> answer_denied_simple(std::string_view text, const StatementDecision& d,
                                     std::chrono::steady_clock::time_point now);
+  // A Query, Parse or FunctionCall sent in the same extended-protocol batch as an Execute that
+  // may change how later statements are read, before that batch's Sync: refused like a denial.
+  Result<void> refuse_after_barrier(const Frame& f, const StatementDecision& d);
   // The statement a portal was bound to, or nullptr (stmt_name gets its name when known).
   const PreparedStatement* prepared_for_portal(std::string_view portal, std::string* stmt_name);
   std::shared_ptr<core::Bytes> denial_error(const policy::Verdict& v);

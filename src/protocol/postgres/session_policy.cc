@@ -41,6 +41,7 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
   sql::ExecuteResolver executes(&sql_prepared_);
   for (const auto& cmd : analysis.statements) {
     const sql::Command* effective = &executes.effective(cmd);
+    d.barrier = d.barrier || effective->may_change_parsing();
     auto v = policy::evaluate(*policy_, *effective);
     if (v.decision != policy::Decision::kAllow) {
       // Facts go into the evidence for refusals and holds; allowed statements carry only the
@@ -133,9 +134,37 @@ Result<void> Session::answer_denied_simple(std::string_view text, const Statemen
     return r;
   }
   pending_.push_back(Pending{Pending::Kind::kStatement, true, now, denial_error(d.verdict), {}, 0});
-  pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, nullptr, {}, 0});
+  push_sync_marker(nullptr, false);
   core::append(out_up_, core::ByteView(kEmptyQuery, sizeof kEmptyQuery));
   return {};
+}
+
+Result<void> Session::refuse_after_barrier(const Frame& f, const StatementDecision& d) {
+  const auto now = std::chrono::steady_clock::now();
+  spdlog::info("session={} identity={} statement refused: pipelined after a statement that may "
+               "change how statements are read, before its Sync",
+               id_, principal_->identity);
+  if (f.type == 'P') {
+    auto p = parse_parse(f.payload);
+    if (!p) {
+      return fail(ErrorCode::kProtocol, p.error().message);
+    }
+    if (auto r = record_denial(p->sql, record::StatementMode::kExtended, p->name, d); !r) {
+      return r;
+    }
+    skip_until_sync_ = true;  // as PostgreSQL does after an error
+    sync_inject_ = denial_error(d.verdict);
+    return {};
+  }
+  std::string text = "<function call>";
+  if (f.type == 'Q') {
+    auto q = parse_query(f.payload);
+    if (!q) {
+      return fail(ErrorCode::kProtocol, q.error().message);
+    }
+    text = std::string(q->sql);
+  }
+  return answer_denied_simple(text, d, now);
 }
 
 const Session::PreparedStatement* Session::prepared_for_portal(std::string_view portal,
@@ -158,8 +187,14 @@ Result<void> Session::on_query(const Frame& f, core::ByteView raw,
     return fail(ErrorCode::kProtocol, q.error().message);
   }
   const auto now = std::chrono::steady_clock::now();
-  auto analysis = services_.analyzer->analyze(q->sql);
-  auto d = decided ? std::move(*decided) : decide(*analysis);
+  if (!decided) {
+    // The pump decides every Query (with names resolved); this is only a fallback.
+    auto resolved = resolve_loaded(services_.analyzer->analyze(q->sql, parse_ctx_));
+    decided = decide(*resolved);
+    decided->analysis = std::move(resolved);
+  }
+  StatementDecision d = std::move(*decided);
+  const std::shared_ptr<const sql::Analysis> analysis = d.analysis;
   if (!d.allowed) {
     return answer_denied_simple(q->sql, d, now);
   }
@@ -169,22 +204,26 @@ Result<void> Session::on_query(const Frame& f, core::ByteView raw,
     return r;
   }
   remember_sql_prepares(*analysis);
+  note_catalog_changes(*analysis);
   pending_.push_back(Pending{Pending::Kind::kStatement, true, now, nullptr, d.max_rows, 0,
                              masker_ ? analysis : nullptr});
-  pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now, nullptr, {}, 0});
+  push_sync_marker(nullptr, d.barrier);
   core::append(out_up_, raw);
   return {};
 }
 
-Result<void> Session::on_parse(const Frame& f, core::ByteView raw) {
+Result<void> Session::on_parse(const Frame& f, core::ByteView raw,
+                              std::shared_ptr<const sql::Analysis> analysis) {
   auto p = parse_parse(f.payload);
   if (!p) {
     return fail(ErrorCode::kProtocol, p.error().message);
   }
   PreparedStatement ps;
   ps.sql = std::string(p->sql);
-  ps.analysis = services_.analyzer->analyze(p->sql);
+  ps.analysis = analysis ? std::move(analysis)
+                         : resolve_loaded(services_.analyzer->analyze(p->sql, parse_ctx_));
   auto d = decide(*ps.analysis);
+  ps.barrier = d.barrier;
   if (d.held) {
     // Decided at Execute: Parse itself runs nothing.
     ps.held = true;

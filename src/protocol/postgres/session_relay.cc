@@ -206,9 +206,36 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
         }
         break;
       }
+      bool awaited = false;  // the buffer may move while a coroutine waits: frame again
+      const bool statement_text =
+          !skip_until_sync_ &&
+          ((**decoded).type == 'Q' || (**decoded).type == 'P' || (**decoded).type == 'F');
+      // The pipelining barrier: a statement that may change how the target reads the ones
+      // after it must have been answered before they are analysed.
+      bool after_barrier = false;
+      if (statement_text && barrier_unsynced_) {
+        after_barrier = true;  // same extended-protocol batch, before its Sync: refused
+      } else if (statement_text && barriers_in_flight_ > 0) {
+        if (!co_await flush_upstream()) {
+          co_return;
+        }
+        co_await wait_until([this] { return barriers_in_flight_ == 0 || relay_stopping_; });
+        if (relay_stopping_) {
+          co_return;
+        }
+        awaited = true;
+      }
+      if (awaited) {
+        readable = client_in_.readable();
+        decoded = decode_frame(readable, Direction::kFrontend, max_message);
+        if (!decoded || !*decoded) {
+          set_close_reason(CloseReason::protocol_error);
+          co_return;
+        }
+        awaited = false;
+      }
       const Frame& frame = **decoded;
-      if (!unreadable_setting_.empty() &&
-          (frame.type == 'Q' || frame.type == 'P' || frame.type == 'F')) {
+      if (!unreadable_setting_.empty() && statement_text) {
         // A statement changed a setting custos reads statements under (SET client_encoding
         // to SJIS in a policy that allows `other`): nothing it sends can be judged any more.
         core::inc(core::metrics().statements_refused_total);
@@ -217,21 +244,49 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
         set_close_reason(CloseReason::policy_denied);
         co_return;
       }
+      // Statement text is analysed and its names resolved against the target's catalog here,
+      // where waiting for a catalog load is possible.
+      std::shared_ptr<const sql::Analysis> analysis;
+      if (statement_text && !after_barrier && frame.type != 'F') {
+        std::optional<std::string_view> text;
+        if (frame.type == 'Q') {
+          if (auto q = parse_query(frame.payload)) {
+            text = q->sql;
+          }
+        } else if (auto p = parse_parse(frame.payload)) {
+          text = p->sql;
+        }
+        if (text) {
+          analysis = services_.analyzer->analyze(*text, parse_ctx_);
+          if (needs_catalog_load(*analysis, nullptr)) {
+            co_await load_catalog(*analysis);
+            awaited = true;
+          }
+          analysis = resolve_loaded(std::move(analysis));
+        }
+      }
       std::optional<StatementDecision> query_decision;
       bool hold_execute = false;
-      if (!skip_until_sync_ && frame.type == 'Q') {
-        if (auto q = parse_query(frame.payload)) {
-          auto analysis = services_.analyzer->analyze(q->sql);
-          query_decision = decide(*analysis);
-          if (query_decision->held) {
-            hold_execute = true;
-            if (!co_await flush_upstream()) {
-              co_return;
-            }
-            std::string sql(q->sql);
-            if (!co_await hold_for_approval(*query_decision, sql, analysis.get())) {
-              co_return;
-            }
+      if (after_barrier) {
+        StatementDecision d;
+        d.allowed = false;
+        d.verdict = policy::evaluate_after_barrier(*policy_);
+        d.decision_json = policy::decision_json(d.verdict);
+        query_decision = std::move(d);
+      } else if (analysis && frame.type == 'Q') {
+        query_decision = decide(*analysis);
+        query_decision->analysis = analysis;
+        if (query_decision->held) {
+          hold_execute = true;
+          if (!co_await flush_upstream()) {
+            co_return;
+          }
+          std::string sql;
+          if (auto q = parse_query(frame.payload)) {
+            sql = std::string(q->sql);
+          }
+          if (!co_await hold_for_approval(*query_decision, sql, analysis.get())) {
+            co_return;
           }
         }
       } else if (!skip_until_sync_ && frame.type == 'E') {
@@ -248,11 +303,11 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
                                ? &ps->analysis->statements[0]
                                : nullptr;
           std::string sql = ps->sql;
-          auto analysis = ps->analysis;
+          auto held_analysis = ps->analysis;
           if (!co_await flush_upstream()) {
             co_return;
           }
-          if (!co_await hold_for_approval(d, sql, analysis.get())) {
+          if (!co_await hold_for_approval(d, sql, held_analysis.get())) {
             co_return;
           }
           if (!d.allowed) {
@@ -268,7 +323,7 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
           }
         }
       }
-      if (hold_execute) {
+      if (hold_execute || awaited) {
         // The buffer may have moved while the statement was held: frame it again.
         readable = client_in_.readable();
         decoded = decode_frame(readable, Direction::kFrontend, max_message);
@@ -278,11 +333,15 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
         }
       }
       const Frame& current = **decoded;
-      Result<void> handled = query_decision && current.type == 'Q'
-                                 ? on_query(current, readable.first(current.wire_size),
-                                            std::move(query_decision))
-                                 : on_client_frame(current, readable.first(current.wire_size),
-                                                   terminate);
+      Result<void> handled = Result<void>{};
+      if (after_barrier) {
+        handled = refuse_after_barrier(current, *query_decision);
+      } else if (query_decision && current.type == 'Q') {
+        handled = on_query(current, readable.first(current.wire_size), std::move(query_decision));
+      } else {
+        handled = on_client_frame(current, readable.first(current.wire_size), terminate,
+                                  std::move(analysis));
+      }
       execute_approved_ = false;
       if (!handled) {
         core::inc(core::metrics().recording_failures_total);
@@ -313,7 +372,8 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
   }
 }
 
-Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& terminate) {
+Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& terminate,
+                                      std::shared_ptr<const sql::Analysis> analysis) {
   // Read only where a statement starts (Bind, Parse and Describe need no time).
   const auto now = [] { return std::chrono::steady_clock::now(); };
   if (skip_until_sync_) {
@@ -321,7 +381,7 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
     // itself would after an error; the error goes out before the Sync's ReadyForQuery.
     if (f.type == 'S') {
       skip_until_sync_ = false;
-      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now(), std::move(sync_inject_), {}, 0});
+      push_sync_marker(std::move(sync_inject_), false);
       sync_inject_.reset();
       core::append(out_up_, raw);
     } else if (f.type == 'X') {
@@ -337,7 +397,7 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
     case 'Q':
       return on_query(f, raw);
     case 'P':
-      return on_parse(f, raw);
+      return on_parse(f, raw, std::move(analysis));
     case 'B': {
       size_t pos = 0;
       auto portal = read_cstr(f.payload, pos);
@@ -357,6 +417,10 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
       const PreparedStatement* ps = prepared_for_portal(exec->portal, &stmt_name);
       if (ps && ps->held && !execute_approved_) {
         return fail(ErrorCode::kDenied, "held statement executed without approval");
+      }
+      if (ps != nullptr) {
+        barrier_unsynced_ = barrier_unsynced_ || ps->barrier;
+        note_catalog_changes(*ps->analysis);
       }
       // A portal custos never saw bound (or a statement it never saw parsed): the target will
       // answer with its own error; it runs nothing custos has not judged.
@@ -410,11 +474,12 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
         return r;
       }
       pending_.push_back(Pending{Pending::Kind::kStatement, true, now(), nullptr, {}, 0});
-      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now(), nullptr, {}, 0});
+      push_sync_marker(nullptr, true);  // user code: it may change how later text is read
+      catalog_dirty_ = true;
       break;
     }
     case 'S':
-      pending_.push_back(Pending{Pending::Kind::kSyncMarker, false, now(), nullptr, {}, 0});
+      push_sync_marker(nullptr, false);
       break;
     case 'C': {
       auto close = parse_close(f.payload);
@@ -692,11 +757,22 @@ void Session::on_upstream_frame(const Frame& f) {
       return;
     case 'Z':
       while (!pending_.empty()) {
-        bool marker = pending_.front().kind == Pending::Kind::kSyncMarker;
+        const bool marker = pending_.front().kind == Pending::Kind::kSyncMarker;
+        const bool barrier = marker && pending_.front().barrier;
         pending_.pop_front();
+        if (barrier && --barriers_in_flight_ == 0) {
+          notify_client_idle();  // pipelined statements waiting behind it may be analysed now
+        }
         if (marker) {
           break;
         }
+      }
+      if (catalog_dirty_ && target_catalog_ != nullptr && !f.payload.empty() &&
+          f.payload[0] == 'I') {
+        // Out of any transaction: what the statement changed is committed (or undone), and
+        // other sessions must look again.
+        target_catalog_->invalidate();
+        catalog_dirty_ = false;
       }
       return;
     default:
