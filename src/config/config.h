@@ -147,6 +147,11 @@ struct MaskRule {
   Strategy strategy = Strategy::kRedact;
   uint32_t keep_last = 4;  // partial only
   Computed computed = Computed::kDetect;
+  // A result value derived from a column of this rule (an expression over it, an aggregate, a
+  // view or UNION that changes it): masked whole with this strategy, or, with derived_deny,
+  // the statement fails. Bare references keep `strategy`.
+  Strategy derived = Strategy::kRedact;
+  bool derived_deny = false;
 };
 
 // policies[].target_read_only: log in to the target with default_transaction_read_only=on
@@ -161,7 +166,10 @@ struct Policy {
   std::vector<Rule> rules;
   bool default_allow = false;            // `default: allow`; no rule matched → this
   TargetReadOnly target_read_only = TargetReadOnly::kAuto;
-  std::vector<MaskRule> mask;            // policies[].mask, in order
+  std::vector<MaskRule> mask;            // policies[].mask, in order (or mask.rules)
+  // mask: { deny_predicates: true }: deny statements that filter, join, group or sort on a
+  // column a mask rule protects (a WHERE ssn LIKE '1%' oracle reveals it a bit at a time).
+  bool mask_deny_predicates = false;
 };
 
 // approvers[]: people (or groups of them) who decide held statements, authenticated by a bearer

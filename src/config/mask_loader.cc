@@ -145,6 +145,21 @@ std::optional<MaskRule> load_mask_rule(LoadContext& ctx, YamlMap& m) {
       ok = false;
     }
   }
+  if (auto d = m.scalar("derived")) {
+    if (d->text == "deny") {
+      rule.derived_deny = true;
+    } else if (auto st = strategy_from_name(d->text)) {
+      rule.derived = *st;
+    } else {
+      ctx.error(d->mark, d->path, "unknown derived strategy " + quote_for_message(d->text) +
+                                      "; expected one of redact, partial, hmac, fpe, null, deny");
+      ok = false;
+    }
+    if (ok && !m.has("columns")) {
+      ctx.error(d->mark, d->path, "derived is only for rules with columns");
+      ok = false;
+    }
+  }
   if (!m.has("columns") && !m.has("detect")) {
     ctx.error(m.mark(), m.path(), "a mask rule needs columns, detect or both");
     ok = false;
@@ -158,8 +173,24 @@ std::optional<MaskRule> load_mask_rule(LoadContext& ctx, YamlMap& m) {
 }  // namespace
 
 void load_mask_rules(LoadContext& ctx, YamlMap& policy_map, Policy& policy) {
-  for (YamlMap& m : policy_map.map_list(
-           "mask", {"columns", "detect", "custom", "strategy", "keep_last", "computed"})) {
+  static const std::vector<std::string_view> kRuleKeys = {
+      "columns", "detect", "custom", "strategy", "keep_last", "computed", "derived"};
+  // mask: [rules...] or mask: { rules: [...], deny_predicates: true }
+  std::optional<YamlMap> options;
+  YamlMap* rules_from = &policy_map;
+  std::string_view rules_key = "mask";
+  if (policy_map.has_mapping("mask")) {
+    options = policy_map.map("mask", {"rules", "deny_predicates"});
+    if (!options) {
+      return;
+    }
+    if (auto b = options->boolean("deny_predicates")) {
+      policy.mask_deny_predicates = *b;
+    }
+    rules_from = &*options;
+    rules_key = "rules";
+  }
+  for (YamlMap& m : rules_from->map_list(rules_key, kRuleKeys)) {
     if (std::optional<MaskRule> r = load_mask_rule(ctx, m)) {
       policy.mask.push_back(std::move(*r));
     }

@@ -48,6 +48,11 @@ class YamlMap {
   std::vector<YamlMap> map_list(std::string_view key, std::vector<std::string_view> allowed_keys);
 
   bool has(std::string_view key) const { return find(key) != nullptr; }
+  // The key is present and its value is a mapping (some keys take either a list or a mapping).
+  bool has_mapping(std::string_view key) const {
+    const Entry* e = find(key);
+    return e != nullptr && e->value.IsMap();
+  }
   std::string key_path(std::string_view key) const;
   const std::string& path() const { return path_; }
   const YAML::Mark& mark() const { return mark_; }

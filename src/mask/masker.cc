@@ -1,5 +1,7 @@
 #include "mask/masker.h"
 
+#include <algorithm>
+
 namespace custos::mask {
 namespace {
 
@@ -9,6 +11,7 @@ using Computed = config::MaskRule::Computed;
 // MaskCounts "detector" names of whole-cell masks.
 const std::string kColumnSource = "column";
 const std::string kComputedSource = "computed";
+const std::string kDerivedSource = "derived";
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -36,6 +39,19 @@ std::vector<std::string> split_pattern(std::string_view p) {
 
 bool component_matches(const std::optional<std::string>& have, const std::string& want) {
   return !have.has_value() || lower(*have) == want;
+}
+
+bool source_matches(const std::vector<std::string>& p, const SourceColumn& c) {
+  if (!component_matches(c.column, p.back())) {
+    return false;
+  }
+  if (p.size() >= 2 && !component_matches(c.table, p[p.size() - 2])) {
+    return false;
+  }
+  if (p.size() == 3 && !component_matches(c.schema, p[0])) {
+    return false;
+  }
+  return true;
 }
 
 bool pattern_matches(const std::vector<std::string>& p, const ColumnSource& c) {
@@ -89,6 +105,13 @@ Result<std::shared_ptr<const Masker>> Masker::compile(const std::vector<config::
     out.strategy = r.strategy;
     out.keep_last = r.keep_last;
     out.computed = r.computed;
+    out.derived = r.derived;
+    out.derived_deny = r.derived_deny;
+    if (r.derived == Strategy::kHmac || r.derived == Strategy::kFpe) {
+      if (!key.has_value() || key->empty()) {
+        return fail(ErrorCode::kConfig, out.id + ": hmac and fpe strategies need mask_key");
+      }
+    }
     if (r.columns.empty() && r.detect.empty()) {
       return fail(ErrorCode::kConfig, out.id + ": a mask rule needs columns or detect");
     }
@@ -137,6 +160,22 @@ Result<std::shared_ptr<const Masker>> Masker::compile(const std::vector<config::
   return std::shared_ptr<const Masker>(std::move(m));
 }
 
+bool Masker::protects_columns() const {
+  return std::any_of(rules_.begin(), rules_.end(),
+                     [](const Rule& r) { return !r.columns.empty(); });
+}
+
+std::optional<size_t> Masker::protecting_rule(const SourceColumn& source) const {
+  for (size_t r = 0; r < rules_.size(); ++r) {
+    for (const auto& p : rules_[r].columns) {
+      if (source_matches(p, source)) {
+        return r;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 MaskPlan Masker::plan(const std::vector<ColumnSource>& columns) const {
   MaskPlan plan;
   plan.columns.resize(columns.size());
@@ -148,6 +187,22 @@ MaskPlan Masker::plan(const std::vector<ColumnSource>& columns) const {
     const ColumnSource& src = columns[c];
     ColumnPlan& cp = plan.columns[c];
     const bool computed = !src.column.has_value();
+    // A value derived from a protected column: masked whole by the first rule protecting any
+    // of its sources (its `derived` strategy), before anything else is considered.
+    for (const SourceColumn& s : src.derived_from) {
+      const std::optional<size_t> r = protecting_rule(s);
+      if (!r) {
+        continue;
+      }
+      if (rules_[*r].derived_deny && !plan.error) {
+        plan.error = "column \"" + src.name + "\" derives from a column masked by rule " +
+                     rules_[*r].id + " (derived: deny)";
+      }
+      if (cp.whole_rule < 0 || static_cast<size_t>(cp.whole_rule) > *r) {
+        cp.whole_rule = static_cast<int>(*r);
+        cp.derived = true;
+      }
+    }
     for (size_t r = 0; r < rules_.size(); ++r) {
       const Rule& rule = rules_[r];
       bool matches = false;
@@ -159,7 +214,7 @@ MaskPlan Masker::plan(const std::vector<ColumnSource>& columns) const {
           plan.error = "computed column \"" + src.name + "\" under mask rule " + rule.id +
                        " denied";
         }
-        if (rule.computed == Computed::kRedact && cp.whole_rule < 0) {
+        if (rule.computed == Computed::kRedact && cp.whole_rule < 0 && !cp.derived) {
           cp.whole_rule = static_cast<int>(r);
           cp.computed_redact = true;
         }
@@ -179,8 +234,9 @@ MaskPlan Masker::plan(const std::vector<ColumnSource>& columns) const {
       cp.detectors = 0;
     }
     if (src.format == 1 && cp.active() && !text_like(src.type_oid)) {
+      const Rule& whole = rules_[std::max(cp.whole_rule, 0)];
       const bool null_only = cp.whole_rule >= 0 && !cp.computed_redact &&
-                             rules_[cp.whole_rule].strategy == Strategy::kNull;
+                             (cp.derived ? whole.derived : whole.strategy) == Strategy::kNull;
       if (!null_only && !plan.error) {
         plan.error = "column " + src.name + " is binary-encoded type " +
                      std::to_string(src.type_oid) + " under a mask";
@@ -190,14 +246,15 @@ MaskPlan Masker::plan(const std::vector<ColumnSource>& columns) const {
   return plan;
 }
 
-void Masker::apply(const Rule& rule, std::string_view value, std::string& out) const {
-  switch (rule.strategy) {
+void Masker::apply(Strategy strategy, uint32_t keep_last, std::string_view value,
+                   std::string& out) const {
+  switch (strategy) {
     case Strategy::kRedact:
     case Strategy::kNull:
       out.append(kRedactMarker);
       return;
     case Strategy::kPartial:
-      mask_partial_into(value, rule.keep_last, out);
+      mask_partial_into(value, keep_last, out);
       return;
     case Strategy::kHmac:
       mask_hmac_into(keys_, value, out);
@@ -238,7 +295,7 @@ CellAction Masker::mask_spans(const std::vector<uint16_t>& rules, uint64_t hit,
       return CellAction::kNull;
     }
     out.append(value.substr(pos, s.begin - pos));
-    apply(*rule, value.substr(s.begin, s.end - s.begin), out);
+    apply(rule->strategy, rule->keep_last, value.substr(s.begin, s.end - s.begin), out);
     pos = s.end;
   }
   out.append(value.substr(pos));
@@ -254,11 +311,12 @@ CellAction Masker::mask_whole(const ColumnPlan& column, std::string_view value, 
     out.append(kRedactMarker);
     return CellAction::kReplaced;
   }
-  counts.add_stable(kColumnSource, rule.id);
-  if (rule.strategy == Strategy::kNull) {
+  const Strategy strategy = column.derived ? rule.derived : rule.strategy;
+  counts.add_stable(column.derived ? kDerivedSource : kColumnSource, rule.id);
+  if (strategy == Strategy::kNull) {
     return CellAction::kNull;
   }
-  apply(rule, value, out);
+  apply(strategy, rule.keep_last, value, out);
   return CellAction::kReplaced;
 }
 

@@ -51,6 +51,11 @@
 
 namespace custos::mask {
 
+// A base column a value may come from; a nullopt part is unknown and matches any.
+struct SourceColumn {
+  std::optional<std::string> schema, table, column;
+};
+
 // One RowDescription field and where it comes from (resolved by the session from the table OID
 // and attribute number; all three nullopt = computed).
 struct ColumnSource {
@@ -58,6 +63,9 @@ struct ColumnSource {
   std::string name;  // RowDescription field name
   uint32_t type_oid = 0;
   int16_t format = 0;  // 0 text, 1 binary
+  // Computed columns: the base columns the value derives from (lineage). One a rule with columns
+  // protects makes the value masked whole with that rule's `derived` strategy.
+  std::vector<SourceColumn> derived_from;
 };
 
 class Masker;
@@ -65,6 +73,7 @@ class Masker;
 struct ColumnPlan {
   int whole_rule = -1;                // rule replacing the whole cell; -1 = none
   bool computed_redact = false;       // whole-cell redact due to `computed: redact`
+  bool derived = false;               // whole-cell mask with the rule's `derived` strategy
   std::vector<uint16_t> content_rules;  // content rules scanning this column, in order
   uint64_t detectors = 0;             // union of their detector bits
   bool active() const { return whole_rule >= 0 || detectors != 0; }
@@ -87,6 +96,8 @@ class Masker : public std::enable_shared_from_this<Masker> {
     config::MaskRule::Strategy strategy = config::MaskRule::Strategy::kRedact;
     uint32_t keep_last = 4;
     config::MaskRule::Computed computed = config::MaskRule::Computed::kDetect;
+    config::MaskRule::Strategy derived = config::MaskRule::Strategy::kRedact;
+    bool derived_deny = false;
     std::vector<std::vector<std::string>> columns;  // patterns split on '.', lowercase
     uint64_t detectors = 0;                         // bits into detectors()->entries()
   };
@@ -97,6 +108,10 @@ class Masker : public std::enable_shared_from_this<Masker> {
       const std::vector<config::MaskRule>& rules, std::optional<core::SecretString> key);
 
   bool empty() const { return rules_.empty(); }
+  // Some rule names columns (lineage then matters: derived values, errors, side channels).
+  bool protects_columns() const;
+  // The first rule with columns that protects this source, or nullopt.
+  std::optional<size_t> protecting_rule(const SourceColumn& source) const;
   MaskPlan plan(const std::vector<ColumnSource>& columns) const;
 
   // Masks one value of a column under `column` (plan.columns[i]). kReplaced fills `out`
@@ -114,8 +129,9 @@ class Masker : public std::enable_shared_from_this<Masker> {
 
  private:
   Masker() = default;
-  // Appends the rule's masked form of value to out.
-  void apply(const Rule& rule, std::string_view value, std::string& out) const;
+  // Appends the masked form of value under a strategy to out.
+  void apply(config::MaskRule::Strategy strategy, uint32_t keep_last, std::string_view value,
+             std::string& out) const;
   CellAction mask_spans(const std::vector<uint16_t>& rules, uint64_t hit, std::string_view value,
                         bool null_as_marker, std::string& out, MaskCounts& counts) const;
   CellAction mask_whole(const ColumnPlan& column, std::string_view value, std::string& out,

@@ -185,6 +185,11 @@ bool table_glob_matches(std::string_view glob, std::string_view table) {
   return false;
 }
 
+Verdict builtin_deny(const config::Policy& policy, Kind kind, std::string reason,
+                     std::string message) {
+  return builtin_denial(policy, kind, std::move(reason), std::move(message));
+}
+
 Verdict evaluate_after_barrier(const config::Policy& policy) {
   return builtin_denial(
       policy, Kind::kOther,

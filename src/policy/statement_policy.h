@@ -80,6 +80,10 @@ bool guards_target_read_only(const config::Policy& policy);
 
 [[nodiscard]] Verdict evaluate(const config::Policy& policy, const sql::Command& cmd);
 [[nodiscard]] Verdict evaluate_parse_error(const config::Policy& policy);
+// A denial custos makes whatever the rules say (for facts only the session can establish, such
+// as a value derived from a masked column going where it would be echoed back).
+[[nodiscard]] Verdict builtin_deny(const config::Policy& policy, sql::Kind kind,
+                                   std::string reason, std::string message);
 // A statement pipelined after one that may change how the target reads statements (a parse
 // setting, user code), in the same extended-protocol batch: custos cannot know the settings it
 // will be read under.

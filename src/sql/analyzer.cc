@@ -318,6 +318,7 @@ Command resolve_execute(const Command& exec, const Command* prepared) {
   merge_unique(out.attribute_refs, prepared->attribute_refs);
   merge_unique(out.aliases, prepared->aliases);
   out.disables_read_only = exec.disables_read_only || prepared->disables_read_only;
+  out.lineage = prepared->lineage;  // EXECUTE returns what the prepared statement returns
   out.sets_parse_setting = exec.sets_parse_setting || prepared->sets_parse_setting;
   out.update_delete_without_where =
       exec.update_delete_without_where || prepared->update_delete_without_where;

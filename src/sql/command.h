@@ -3,6 +3,7 @@
 // from the real PostgreSQL parse tree; policy never sees packets or raw text matching.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,15 @@ struct AttributeRef {
   std::string qualifier;  // the relation alias or name x; "" for (expr).name
   std::string name;
   bool operator==(const AttributeRef&) const = default;
+};
+
+struct Lineage;  // sql/lineage.h
+
+// The options a COPY really uses, read from the parse tree.
+struct CopyOptions {
+  std::string format = "text";       // text, csv or binary
+  std::vector<std::string> options;  // every other option given (delimiter, quote, header, ...)
+  bool operator==(const CopyOptions&) const = default;
 };
 
 struct Command {
@@ -70,6 +80,11 @@ struct Command {
   // longer read statements as the server does ("client_encoding SJIS"; see parse_settings.h).
   // Policy denies it whatever the rules say: nothing after it could be checked.
   std::string unreadable_setting;
+  // COPY only.
+  std::optional<CopyOptions> copy;
+  // Which base columns each result column derives from, resolved against the target's catalog;
+  // attached by the session when its policy masks columns (null otherwise).
+  std::shared_ptr<const Lineage> lineage;
   // Statement shape: a hash of the parse tree with constants and locations left out.
   uint64_t fingerprint = 0;
   // The statement's own text (a slice of the analyzed input, trimmed).

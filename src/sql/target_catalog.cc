@@ -4,6 +4,7 @@
 #include <set>
 
 #include "sql/analyzer.h"
+#include "sql/lineage.h"
 
 namespace custos::sql {
 namespace {
@@ -266,6 +267,9 @@ class Resolver {
                                    "relation " + name + " could not be looked up"});
         continue;
       }
+      if (found->system) {
+        continue;  // pg_catalog's views are built in
+      }
       for (const Relation& rel : found->relations) {
         if (rel.relkind == 'v' && rel.view_definition) {
           view(rel);
@@ -332,8 +336,8 @@ void collect_needs(const Command& cmd, const TargetCatalog& catalog, Analyzer& a
       continue;
     }
     for (const Relation& rel : found->relations) {
-      if (rel.relkind != 'v' || !rel.view_definition || depth >= kMaxViewDepth ||
-          !seen.insert(rel.oid).second) {
+      if (found->system || (rel.relkind != 'v' && rel.relkind != 'm') || !rel.view_definition ||
+          depth >= kMaxViewDepth || !seen.insert(rel.oid).second) {
         continue;
       }
       auto body = analyzer.analyze(*rel.view_definition);
@@ -423,11 +427,33 @@ void TargetCatalog::set_relations(const std::string& name_as_written, RelationLo
                                  std::chrono::steady_clock::now()};
 }
 
+std::shared_ptr<const Lineage> TargetCatalog::lineage(const std::string& statement) const {
+  std::lock_guard lock(mu_);
+  auto it = lineages_.find(statement);
+  if (it == lineages_.end() || !fresh(it->second.at)) {
+    return nullptr;
+  }
+  return it->second.value;
+}
+
+void TargetCatalog::set_lineage(const std::string& statement,
+                                std::shared_ptr<const Lineage> lineage, uint64_t generation) {
+  std::lock_guard lock(mu_);
+  if (generation != generation_ || statement.size() > 16 * 1024) {
+    return;
+  }
+  if (lineages_.size() > 10000) {
+    lineages_.clear();  // bound memory; a cold cache only costs a parse
+  }
+  lineages_[statement] = {std::move(lineage), std::chrono::steady_clock::now()};
+}
+
 void TargetCatalog::invalidate() {
   std::lock_guard lock(mu_);
   ++generation_;
   objects_ = {};
   relations_.clear();
+  lineages_.clear();
 }
 
 uint64_t TargetCatalog::generation() const {

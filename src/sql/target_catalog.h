@@ -85,7 +85,7 @@ struct CatalogObjects {
 // searched first). Empty: no such relation.
 struct RelationLookup {
   std::vector<Relation> relations;
-  bool system = false;  // the name is a pg_catalog relation
+  bool system = false;  // the name is a pg_catalog relation (then `relations` holds it alone)
 };
 
 class TargetCatalog {
@@ -99,6 +99,11 @@ class TargetCatalog {
   std::shared_ptr<const RelationLookup> relations(const std::string& name_as_written) const;
   void set_relations(const std::string& name_as_written, RelationLookup found,
                      uint64_t generation);
+
+  // Lineage of statements (sql/lineage.h) by exact text, made from this catalog's relations.
+  std::shared_ptr<const struct Lineage> lineage(const std::string& statement) const;
+  void set_lineage(const std::string& statement, std::shared_ptr<const struct Lineage> lineage,
+                   uint64_t generation);
 
   // Drops everything (DDL ran somewhere on this connection). Loads begun before it are not
   // stored: set_* with an older generation are ignored.
@@ -118,6 +123,7 @@ class TargetCatalog {
   uint64_t generation_ = 0;
   Timed<CatalogObjects> objects_;
   std::unordered_map<std::string, Timed<RelationLookup>> relations_;
+  std::unordered_map<std::string, Timed<struct Lineage>> lineages_;
 };
 
 // The relation names a statement's resolution needs that `catalog` does not hold yet, views'

@@ -354,6 +354,22 @@ class Walker {
 
   void copy(const PgQuery__CopyStmt* c) {
     const bool has_file = c->filename != nullptr && c->filename[0] != '\0';
+    CopyOptions options;
+    for (size_t i = 0; i < c->n_options; ++i) {
+      const PgQuery__Node* o = c->options[i];
+      if (o->node_case != PG_QUERY__NODE__NODE_DEF_ELEM || o->def_elem->defname == nullptr) {
+        continue;
+      }
+      const std::string name = o->def_elem->defname;
+      const PgQuery__Node* arg = o->def_elem->arg;
+      if (name == "format" && arg != nullptr && arg->node_case == PG_QUERY__NODE__NODE_STRING &&
+          arg->string->sval != nullptr) {
+        options.format = core::ascii_lower(arg->string->sval);
+      } else {
+        options.options.push_back(name);
+      }
+    }
+    cmd_.copy = std::move(options);
     if (c->is_program) {
       add_statement_kind(Kind::kCopyProgram);
     } else if (has_file) {

@@ -166,7 +166,7 @@ std::string relation_lookup_sql(const std::vector<std::string>& names) {
     list += quote_literal(r);
   }
   return "select pg_catalog.json_agg(pg_catalog.json_build_array(c.oid::int8, n.nspname, c.relname, "
-         "c.relkind, case when c.relkind = 'v' then pg_catalog.pg_get_viewdef(c.oid) end, "
+         "c.relkind, case when c.relkind in ('v', 'm') then pg_catalog.pg_get_viewdef(c.oid) end, "
          "(select coalesce(pg_catalog.json_agg(a.attname order by a.attnum), '[]') "
          "from pg_catalog.pg_attribute a where a.attrelid = c.oid and a.attnum > 0 "
          "and not a.attisdropped))) "
@@ -210,19 +210,26 @@ asio::awaitable<Result<void>> load_target_names(CatalogClient& side, sql::Target
   for (const std::string& name : needs.relations) {
     const auto [schema, rel] = split_name(name);
     sql::RelationLookup lookup;
-    for (const sql::Relation& r : found) {
-      if (r.name != rel) {
-        continue;
+    if (!schema.empty()) {
+      for (const sql::Relation& r : found) {
+        if (r.name == rel && r.schema == schema) {
+          lookup.relations.push_back(r);
+        }
       }
-      if (schema.empty() && r.schema == "pg_catalog") {
-        lookup.system = true;  // searched first: the name is the system relation
+      lookup.system = schema == "pg_catalog";
+    } else {
+      // pg_catalog is searched first: if it has the name, that is the relation.
+      for (const sql::Relation& r : found) {
+        if (r.name == rel && r.schema == "pg_catalog") {
+          lookup.system = true;
+          lookup.relations = {r};
+        }
       }
-      if (schema.empty() ? r.schema != "pg_catalog" : r.schema == schema) {
-        lookup.relations.push_back(r);
+      for (const sql::Relation& r : found) {
+        if (!lookup.system && r.name == rel) {
+          lookup.relations.push_back(r);
+        }
       }
-    }
-    if (lookup.system) {
-      lookup.relations.clear();
     }
     catalog.set_relations(name, std::move(lookup), generation);
   }

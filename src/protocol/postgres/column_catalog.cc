@@ -210,7 +210,7 @@ asio::awaitable<Result<void>> CatalogClient::resolve(
       int matches = 0;
       for (const auto& d : *deps) {
         if (d.size() == 3 && d[0] && d[1] && d[2] && *d[2] == name) {
-          origin = ColumnOrigin{*d[0], *d[1], *d[2]};
+          origin = ColumnOrigin{*d[0], *d[1], *d[2], true};
           ++matches;
         }
       }

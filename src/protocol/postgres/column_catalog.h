@@ -30,6 +30,9 @@ struct ColumnOrigin {
   std::string schema;
   std::string table;
   std::string column;
+  // The result column is a view's: `schema.table.column` is the base column of the same name
+  // (a guess); lineage of the view's definition, when the session has it, decides instead.
+  bool from_view = false;
 };
 
 // Per target connection; shared by every session on it (thread-safe).

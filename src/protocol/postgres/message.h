@@ -290,6 +290,8 @@ void encode_auth_sasl(core::Bytes& out, std::span<const std::string_view> mechan
 void encode_auth_sasl_continue(core::Bytes& out, core::ByteView data);
 void encode_auth_sasl_final(core::Bytes& out, core::ByteView data);
 void encode_parameter_status(core::Bytes& out, std::string_view name, std::string_view value);
+void encode_notification(core::Bytes& out, uint32_t pid, std::string_view channel,
+                         std::string_view payload);
 void encode_backend_key_data(core::Bytes& out, uint32_t pid, uint32_t secret);
 void encode_ready_for_query(core::Bytes& out, char status);
 void encode_command_complete(core::Bytes& out, std::string_view tag);

@@ -111,6 +111,15 @@ void encode_parameter_status(Bytes& out, std::string_view name, std::string_view
   finish_message(out, at);
 }
 
+void encode_notification(Bytes& out, uint32_t pid, std::string_view channel,
+                         std::string_view payload) {
+  size_t at = begin_message(out, 'A');
+  core::append_be32(out, pid);
+  put_cstr(out, channel);
+  put_cstr(out, payload);
+  finish_message(out, at);
+}
+
 void encode_backend_key_data(Bytes& out, uint32_t pid, uint32_t secret) {
   out.push_back('K');
   core::append_be32(out, 12);

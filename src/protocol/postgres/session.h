@@ -20,6 +20,7 @@
 #include "identity/principal.h"
 #include "policy/statement_policy.h"
 #include "sql/analyzer.h"
+#include "sql/lineage.h"
 #include "sql/target_catalog.h"
 #include "net/stream.h"
 #include "protocol/postgres/cancel_registry.h"
@@ -32,6 +33,10 @@
 #include "server/services.h"
 
 namespace custos::postgres {
+
+// What the client sees instead of an error's text when the statement reads a masked column.
+inline constexpr std::string_view kWithheldErrorText =
+    "custos: error text withheld: the statement reads a masked column";
 
 class Session : public server::LiveSession, public std::enable_shared_from_this<Session> {
  public:
@@ -68,6 +73,8 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
     // On a Sync marker: a statement before it may change how the target reads the statements
     // after it; pipelined statements wait for this marker's ReadyForQuery.
     bool barrier = false;
+    // A simple Query's statement whose results are arriving (masking follows its lineage).
+    size_t statement = 0;
   };
   // A statement prepared through the extended protocol, with the decision taken at Parse.
   struct PreparedStatement {
@@ -249,6 +256,21 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   bool copy_csv_ = false;
   mask::MaskCounts mask_counts_;
   asio::awaitable<void> plan_for_row_description(const Frame& f);
+  // Lineage (sql/lineage.h) attached to every statement when the policy masks columns.
+  std::shared_ptr<const sql::Analysis> with_lineage(std::shared_ptr<const sql::Analysis> a);
+  // A value derived from a masked column sent where it would persist or be echoed back
+  // (set_config, pg_notify, DML into other columns), or, with mask.deny_predicates, a filter on
+  // one: the statement is denied.
+  std::optional<policy::Verdict> lineage_denial(const sql::Command& cmd) const;
+  // The first protected source among these, or nullopt.
+  std::optional<std::string> protected_source(const std::vector<sql::BaseColumn>& sources) const;
+  // The lineage of the statement whose results are arriving (nullptr: none known).
+  const sql::Lineage* current_lineage() const;
+  // The statement whose results are arriving reads a masked column (or custos cannot tell):
+  // the text of its errors and notices is withheld.
+  bool scrub_current_errors() const;
+  void remember_cursors(const sql::Analysis& analysis);
+  std::unordered_map<std::string, std::shared_ptr<const sql::Lineage>> cursors_;
   asio::awaitable<void> plan_for_copy_out(const Frame& f);
   CatalogClient& side_connection();
   // Masking of one upstream frame. True when the frame is replaced by what was appended to out

@@ -1,17 +1,55 @@
-// Response masking inside a PostgreSQL session: result columns are resolved to their source
-// columns (RowDescription → catalog on a side connection), the policy's mask plan is applied to
-// every DataRow and COPY row before it reaches the client, and notices/errors echoing a value
-// are masked too. Anything custos cannot mask safely fails the statement — it never leaks.
+// Response masking inside a PostgreSQL session. Each result column is planned from two facts:
+// its origin in RowDescription (table OID and attribute number, resolved on the side
+// connection: exact for a plain table column) and the statement's lineage (sql/lineage.h: which
+// base columns every result column derives from, through expressions, views, set operations and
+// sub-queries). A bare column keeps its rule's strategy; a value derived from a protected column
+// is masked whole; detectors scan the rest. Errors and notices of a statement that reads a
+// protected column lose their text; ParameterStatus and notification payloads pass through the
+// detectors. Anything custos cannot mask safely fails the statement: it never leaks.
 
 #include <spdlog/spdlog.h>
 
-#include <cctype>
 #include <cstdint>
 
 #include "protocol/postgres/message.h"
 #include "protocol/postgres/session.h"
 
 namespace custos::postgres {
+namespace {
+
+mask::SourceColumn source_of(const sql::BaseColumn& c) {
+  auto part = [](const std::string& s) {
+    return s.empty() ? std::nullopt : std::optional<std::string>(s);
+  };
+  return mask::SourceColumn{part(c.schema), part(c.table), part(c.column)};
+}
+
+std::vector<mask::SourceColumn> sources_of(const std::vector<sql::BaseColumn>& v) {
+  std::vector<mask::SourceColumn> out;
+  out.reserve(v.size());
+  for (const sql::BaseColumn& c : v) {
+    out.push_back(source_of(c));
+  }
+  return out;
+}
+
+// Result column names as PostgreSQL truncates them (NAMEDATALEN - 1 bytes).
+std::string_view truncated_name(std::string_view name) { return name.substr(0, 63); }
+
+// Does the lineage describe exactly these fields (count and every name it knows)?
+bool aligned(const sql::Lineage& l, const std::vector<FieldDescription>& fields) {
+  if (!l.outputs_known || l.outputs.size() != fields.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!l.outputs[i].name.empty() && truncated_name(l.outputs[i].name) != fields[i].name) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 CatalogClient& Session::side_connection() {
   if (!side_) {
@@ -21,6 +59,102 @@ CatalogClient& Session::side_connection() {
         services_.cfg.limits.connect_timeout, services_.cfg.limits.max_message_bytes);
   }
   return *side_;
+}
+
+std::shared_ptr<const sql::Analysis> Session::with_lineage(
+    std::shared_ptr<const sql::Analysis> a) {
+  if (!masker_ || !masker_->protects_columns() || target_catalog_ == nullptr || a->parse_error ||
+      a->statements.empty()) {
+    return a;
+  }
+  auto copy = std::make_shared<sql::Analysis>(*a);
+  for (sql::Command& c : copy->statements) {
+    c.lineage = sql::statement_lineage(c.text, *target_catalog_);
+  }
+  return copy;
+}
+
+std::optional<std::string> Session::protected_source(
+    const std::vector<sql::BaseColumn>& sources) const {
+  for (const sql::BaseColumn& c : sources) {
+    if (auto rule = masker_->protecting_rule(source_of(c))) {
+      return c.to_string() + " (" + masker_->rules()[*rule].id + ")";
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<policy::Verdict> Session::lineage_denial(const sql::Command& cmd) const {
+  if (!masker_ || !cmd.lineage || !masker_->protects_columns()) {
+    return std::nullopt;
+  }
+  const sql::Kind kind = cmd.kinds.empty() ? sql::Kind::kOther : cmd.kinds.front();
+  for (const sql::SideChannel& s : cmd.lineage->side_channels) {
+    if (auto hit = protected_source(s.sources)) {
+      return policy::builtin_deny(
+          *policy_, kind, s.what + " of a value derived from masked column " + *hit,
+          s.what + " would take a value derived from a masked column");
+    }
+  }
+  if (policy_->mask_deny_predicates) {
+    if (auto hit = protected_source(cmd.lineage->predicates)) {
+      return policy::builtin_deny(
+          *policy_, kind, "filters, joins or sorts on masked column " + *hit,
+          "filtering, joining or sorting on a masked column is denied (mask.deny_predicates)");
+    }
+  }
+  return std::nullopt;
+}
+
+void Session::remember_cursors(const sql::Analysis& analysis) {
+  for (const sql::Command& c : analysis.statements) {
+    if (c.lineage && !c.lineage->cursor.empty()) {
+      cursors_[c.lineage->cursor] = c.lineage;
+    }
+  }
+}
+
+const sql::Lineage* Session::current_lineage() const {
+  const Pending* p = nullptr;
+  for (const auto& e : pending_) {
+    if (e.kind == Pending::Kind::kStatement) {
+      p = &e;
+      break;
+    }
+  }
+  if (p == nullptr || !p->analysis) {
+    return nullptr;
+  }
+  const size_t i = p->simple ? p->statement : 0;
+  if (i >= p->analysis->statements.size()) {
+    return nullptr;
+  }
+  const sql::Command& cmd = p->analysis->statements[i];
+  const sql::Lineage* l = cmd.lineage.get();
+  if (cmd.has_kind(sql::Kind::kExecute) && !cmd.prepared_name.empty()) {
+    auto s = sql_prepared_.find(cmd.prepared_name);
+    l = s == sql_prepared_.end() ? nullptr : s->second.lineage.get();
+  }
+  if (l != nullptr && !l->fetch_cursor.empty()) {
+    auto c = cursors_.find(l->fetch_cursor);
+    l = c == cursors_.end() ? nullptr : c->second.get();
+  }
+  return l;
+}
+
+bool Session::scrub_current_errors() const {
+  if (!masker_ || !masker_->protects_columns()) {
+    return false;
+  }
+  bool any_statement = false;
+  for (const auto& e : pending_) {
+    any_statement = any_statement || e.kind == Pending::Kind::kStatement;
+  }
+  if (!any_statement) {
+    return false;  // not about a statement (a shutdown, a terminated backend)
+  }
+  const sql::Lineage* l = current_lineage();
+  return l == nullptr || l->error.has_value() || protected_source(l->reads).has_value();
 }
 
 asio::awaitable<void> Session::plan_for_row_description(const Frame& f) {
@@ -47,21 +181,51 @@ asio::awaitable<void> Session::plan_for_row_description(const Frame& f) {
       co_return;
     }
   }
+  const bool lineage_matters = masker_->protects_columns();
+  const sql::Lineage* lineage = lineage_matters ? current_lineage() : nullptr;
+  const bool exact = lineage != nullptr && aligned(*lineage, rd->fields);
+  // Without a lineage that lists these columns, any computed column of a statement that may read
+  // a protected column is masked whole.
+  const bool may_read_protected =
+      lineage_matters && (lineage == nullptr || lineage->error.has_value() ||
+                          protected_source(lineage->reads).has_value());
   std::vector<mask::ColumnSource> cols;
   cols.reserve(rd->fields.size());
-  for (const auto& fd : rd->fields) {
+  for (size_t i = 0; i < rd->fields.size(); ++i) {
+    const FieldDescription& fd = rd->fields[i];
     mask::ColumnSource c;
     c.name = std::string(fd.name);
     c.type_oid = fd.type_oid;
     c.format = fd.format;
+    std::optional<ColumnOrigin> origin;
     if (fd.table_oid != 0 && fd.column_attr > 0) {
-      auto origin = catalog.find(fd.table_oid, fd.column_attr);
-      if (origin && *origin) {
-        c.schema = (*origin)->schema;
-        c.table = (*origin)->table;
-        c.column = (*origin)->column;
+      if (auto cached = catalog.find(fd.table_oid, fd.column_attr); cached && *cached) {
+        origin = **cached;
+      }
+    }
+    if (origin && !origin->from_view) {
+      c.schema = origin->schema;  // a plain table's column: exact
+      c.table = origin->table;
+      c.column = origin->column;
+    } else if (exact) {
+      const sql::ColumnLineage& l = lineage->outputs[i];
+      if (l.bare && l.sources.size() == 1 && !l.sources[0].column.empty() &&
+          !l.sources[0].table.empty()) {
+        const mask::SourceColumn s = source_of(l.sources[0]);
+        c.schema = s.schema;
+        c.table = s.table;
+        c.column = s.column;
       } else {
-        // A view column with no same-named base column: treat as computed (detectors apply).
+        c.derived_from = sources_of(l.sources);
+      }
+    } else {
+      if (origin) {
+        c.schema = origin->schema;  // a view column named like a base column (a guess)
+        c.table = origin->table;
+        c.column = origin->column;
+      }
+      if (may_read_protected && (!origin || origin->from_view)) {
+        c.derived_from.push_back(mask::SourceColumn{});  // could be any protected column
       }
     }
     cols.push_back(std::move(c));
@@ -88,61 +252,57 @@ asio::awaitable<void> Session::plan_for_copy_out(const Frame& f) {
       break;
     }
   }
-  std::string text;
   const sql::Command* cmd = nullptr;
   if (p && p->analysis) {
-    for (const auto& c : p->analysis->statements) {
-      if (c.has_kind(sql::Kind::kCopyOut)) {
-        cmd = &c;
-        break;
-      }
+    const size_t i = p->simple ? p->statement : 0;
+    if (i < p->analysis->statements.size() &&
+        p->analysis->statements[i].has_kind(sql::Kind::kCopyOut)) {
+      cmd = &p->analysis->statements[i];
     }
   }
-  if (cmd) {
-    text = cmd->text;
-    for (auto& ch : text) {
-      ch = char(std::tolower(static_cast<unsigned char>(ch)));
-    }
-  }
-  copy_csv_ = text.find("csv") != std::string::npos;
-  if (text.find("delimiter") != std::string::npos || text.find("header") != std::string::npos) {
-    plan_error_ = "custos: COPY with DELIMITER or HEADER options is refused under masking";
+  // The options are read from the statement's parse tree; anything beyond FORMAT text|csv
+  // changes how rows are written in ways the rewriter does not read.
+  if (cmd == nullptr || !cmd->copy) {
+    plan_error_ = "custos: COPY data withheld: custos cannot tell how its rows are written";
     co_return;
   }
-  // Columns: for COPY table TO STDOUT (no column list) the table's columns in order; otherwise
-  // unknown sources — column rules then apply to every column (over-masking, never leaking).
-  std::vector<mask::ColumnSource> cols(cr->column_formats.size());
-  bool simple_table = cmd && cmd->tables_read.size() == 1 && text.find('(') == std::string::npos;
-  if (simple_table) {
-    std::string table = cmd->tables_read[0];
-    std::string quoted;
-    for (char ch : table) {
-      quoted += ch;
-      if (ch == '\'') {
-        quoted += '\'';
-      }
+  if (!cmd->copy->options.empty() ||
+      (cmd->copy->format != "text" && cmd->copy->format != "csv")) {
+    std::string given = cmd->copy->format == "text" || cmd->copy->format == "csv"
+                            ? std::string()
+                            : "FORMAT " + cmd->copy->format;
+    for (const std::string& o : cmd->copy->options) {
+      given += (given.empty() ? "" : ", ") + o;
     }
-    auto rows = co_await side_connection().query(
-        "select n.nspname, c.relname, a.attname from pg_catalog.pg_attribute a "
-        "join pg_catalog.pg_class c on c.oid = a.attrelid "
-        "join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
-        "where a.attrelid = '" + quoted + "'::regclass and a.attnum > 0 and not a.attisdropped "
-        "order by a.attnum");
-    if (rows && rows->size() == cols.size()) {
-      for (size_t i = 0; i < cols.size(); ++i) {
-        const auto& r = (*rows)[i];
-        if (r.size() == 3 && r[0] && r[1] && r[2]) {
-          cols[i].schema = *r[0];
-          cols[i].table = *r[1];
-          cols[i].column = *r[2];
-          cols[i].name = *r[2];
-        }
-      }
-    }
+    plan_error_ = "custos: COPY with " + given + " is refused under masking";
+    co_return;
   }
+  copy_csv_ = cmd->copy->format == "csv";
+  const sql::Lineage* lineage = cmd->lineage.get();
+  const bool exact = lineage != nullptr && lineage->outputs_known &&
+                     lineage->outputs.size() == cr->column_formats.size();
+  const bool may_read_protected =
+      masker_->protects_columns() &&
+      (lineage == nullptr || lineage->error.has_value() ||
+       protected_source(lineage->reads).has_value());
+  std::vector<mask::ColumnSource> cols(cr->column_formats.size());
   for (size_t i = 0; i < cols.size(); ++i) {
     cols[i].format = cr->column_formats[i];
     cols[i].type_oid = 25;
+    if (exact) {
+      const sql::ColumnLineage& l = lineage->outputs[i];
+      cols[i].name = l.name;
+      if (l.bare && l.sources.size() == 1) {
+        const mask::SourceColumn s = source_of(l.sources[0]);
+        cols[i].schema = s.schema;
+        cols[i].table = s.table;
+        cols[i].column = s.column;
+      } else {
+        cols[i].derived_from = sources_of(l.sources);
+      }
+    } else if (may_read_protected) {
+      cols[i].derived_from.push_back(mask::SourceColumn{});
+    }
   }
   plan_ = masker_->plan(cols);
   if (plan_->error) {
@@ -178,12 +338,53 @@ bool Session::mask_frame(const Frame& f, core::Bytes& out) {
       return false;
     case 'E':
     case 'N': {
+      if (scrub_current_errors()) {
+        // The statement reads a masked column: its errors may quote one (a failed cast, a
+        // constraint's detail). The SQLSTATE and severity stay.
+        auto fields = parse_error_notice(f.payload);
+        const std::string severity(fields ? fields->field('S') : std::string_view("ERROR"));
+        const std::string sqlstate(fields ? fields->sqlstate() : std::string_view("XX000"));
+        if (f.type == 'E') {
+          encode_error(out, severity, sqlstate, kWithheldErrorText);
+        } else {
+          encode_notice(out, severity, sqlstate, kWithheldErrorText);
+        }
+        mask_counts_.add("error_text", "lineage");
+        return true;
+      }
       auto changed = mask::rewrite_notice(*masker_, f.type, f.payload, out, mask_counts_);
       if (changed && *changed) {
         return true;
       }
       out.resize(start);
       return false;
+    }
+    case 'S': {
+      // A setting's value comes back in ParameterStatus (application_name, ...): detectors.
+      auto ps = parse_parameter_status(f.payload);
+      if (!ps) {
+        return false;
+      }
+      mask::MaskCounts counts;
+      std::string value = masker_->mask_free_text(ps->value, counts);
+      if (counts.total == 0) {
+        return false;
+      }
+      encode_parameter_status(out, ps->name, value);
+      return true;
+    }
+    case 'A': {
+      auto n = parse_notification_response(f.payload);
+      if (!n) {
+        return false;
+      }
+      mask::MaskCounts counts;
+      std::string payload = masker_->mask_free_text(n->payload, counts);
+      if (counts.total == 0) {
+        return false;
+      }
+      encode_notification(out, n->pid, n->channel, payload);
+      return true;
     }
     default:
       return false;

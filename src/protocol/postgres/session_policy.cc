@@ -43,6 +43,11 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
     const sql::Command* effective = &executes.effective(cmd);
     d.barrier = d.barrier || effective->may_change_parsing();
     auto v = policy::evaluate(*policy_, *effective);
+    if (v.decision != policy::Decision::kDeny) {
+      if (auto denial = lineage_denial(*effective)) {
+        v = std::move(*denial);
+      }
+    }
     if (v.decision != policy::Decision::kAllow) {
       // Facts go into the evidence for refusals and holds; allowed statements carry only the
       // verdict (this path runs for every statement).
@@ -189,7 +194,7 @@ Result<void> Session::on_query(const Frame& f, core::ByteView raw,
   const auto now = std::chrono::steady_clock::now();
   if (!decided) {
     // The pump decides every Query (with names resolved); this is only a fallback.
-    auto resolved = resolve_loaded(services_.analyzer->analyze(q->sql, parse_ctx_));
+    auto resolved = with_lineage(resolve_loaded(services_.analyzer->analyze(q->sql, parse_ctx_)));
     decided = decide(*resolved);
     decided->analysis = std::move(resolved);
   }
@@ -205,6 +210,7 @@ Result<void> Session::on_query(const Frame& f, core::ByteView raw,
   }
   remember_sql_prepares(*analysis);
   note_catalog_changes(*analysis);
+  remember_cursors(*analysis);
   pending_.push_back(Pending{Pending::Kind::kStatement, true, now, nullptr, d.max_rows, 0,
                              masker_ ? analysis : nullptr});
   push_sync_marker(nullptr, d.barrier);
@@ -221,7 +227,7 @@ Result<void> Session::on_parse(const Frame& f, core::ByteView raw,
   PreparedStatement ps;
   ps.sql = std::string(p->sql);
   ps.analysis = analysis ? std::move(analysis)
-                         : resolve_loaded(services_.analyzer->analyze(p->sql, parse_ctx_));
+                         : with_lineage(resolve_loaded(services_.analyzer->analyze(p->sql, parse_ctx_)));
   auto d = decide(*ps.analysis);
   ps.barrier = d.barrier;
   if (d.held) {

@@ -262,7 +262,7 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
             co_await load_catalog(*analysis);
             awaited = true;
           }
-          analysis = resolve_loaded(std::move(analysis));
+          analysis = with_lineage(resolve_loaded(std::move(analysis)));
         }
       }
       std::optional<StatementDecision> query_decision;
@@ -421,6 +421,7 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
       if (ps != nullptr) {
         barrier_unsynced_ = barrier_unsynced_ || ps->barrier;
         note_catalog_changes(*ps->analysis);
+        remember_cursors(*ps->analysis);
       }
       // A portal custos never saw bound (or a statement it never saw parsed): the target will
       // answer with its own error; it runs nothing custos has not judged.
@@ -712,6 +713,7 @@ void Session::on_upstream_frame(const Frame& f) {
       plan_error_.reset();
       copy_masking_ = false;
       p->rows = 0;  // a multi-statement Query: the limit applies per statement
+      ++p->statement;
       if (!p->simple) {
         pending_.pop_front();
       }
@@ -734,7 +736,9 @@ void Session::on_upstream_frame(const Frame& f) {
       if (fields) {
         result.sqlstate = fields->sqlstate();
         result.message = fields->message();
-        if (masker_) {
+        if (masker_ && scrub_current_errors()) {
+          result.message = kWithheldErrorText;
+        } else if (masker_) {
           // The recording keeps only what the client saw: masked.
           mask::MaskCounts ignored;
           masked_message = mask::mask_text(*masker_, fields->message(), ignored);
