@@ -27,7 +27,7 @@ class GatewaySetup:
 
     def __init__(self, pg, certs, extra_yaml="", plaintext=False, fsync="50ms",
                  idle_timeout="1h", connections_extra="", policy_yaml="    default: allow",
-                 identities_extra="", tls_extra=""):
+                 identities_extra="", tls_extra="", policies_extra=""):
         self.key, self.key_sha = harness.new_api_key()
         self.expired_key, self.expired_sha = harness.new_api_key()
         self.outsider_key, self.outsider_sha = harness.new_api_key()
@@ -72,6 +72,7 @@ policies:
     identities: [group:ci]
     connections: [orders, down]
 {policy_yaml}
+{policies_extra}
 {extra_yaml}
 """
 
