@@ -63,6 +63,10 @@ int main(int argc, char** argv) {
   ptest->add_option("--identity", p_identity, "custos identity")->required();
   ptest->add_option("--connection", p_connection, "custos connection name")->required();
   ptest->add_option("sql", p_sql, "the statement(s) to judge")->required();
+  bool p_target = false;
+  ptest->add_flag("--target", p_target,
+                  "resolve names against the connection's target catalog (connects with the "
+                  "connection's credential), as a session does");
 
   auto* keys = app.add_subcommand("keys", "API keys kept in the store (beside keys in config)");
   keys->require_subcommand(1);
@@ -142,7 +146,7 @@ int main(int argc, char** argv) {
       return custos::cli::cmd_sessions_show(config_path, session_id);
     }
     if (*ptest) {
-      return custos::cli::cmd_policy_test(config_path, p_identity, p_connection, p_sql);
+      return custos::cli::cmd_policy_test(config_path, p_identity, p_connection, p_sql, p_target);
     }
     if (*kcreate) {
       return custos::cli::cmd_keys_create(config_path, k_identity, k_ttl);

@@ -1,13 +1,24 @@
 #include "cli/policy_test_command.h"
 
+#include <asio.hpp>
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <string>
 
 #include "config/config.h"
 #include "identity/principal.h"
+#include "mask/lineage_check.h"
+#include "mask/masker.h"
 #include "policy/connect_policy.h"
 #include "policy/statement_policy.h"
+#include "protocol/postgres/catalog_loader.h"
+#include "protocol/postgres/column_catalog.h"
+#include "protocol/postgres/upstream_connector.h"
+#include "secrets/secret_resolver.h"
 #include "sql/analyzer.h"
+#include "sql/lineage.h"
+#include "sql/target_catalog.h"
 
 namespace custos::cli {
 namespace {
@@ -39,10 +50,115 @@ std::string verdict_line(const policy::Verdict& v) {
   return out;
 }
 
+std::string sources_text(const std::vector<sql::BaseColumn>& sources) {
+  std::vector<std::string> names;
+  for (const sql::BaseColumn& c : sources) {
+    names.push_back(c.to_string());
+  }
+  return names.empty() ? "no column" : join(names);
+}
+
+void print_calls(const sql::Command& cmd) {
+  if (cmd.calls.empty()) {
+    return;
+  }
+  std::printf("  calls:\n");
+  for (const sql::FunctionCall& c : cmd.calls) {
+    const std::string args = c.nargs < 0 ? "" : fmt::format("/{}", c.nargs);
+    std::string kind;
+    if (auto k = sql::class_kind(c.cls)) {
+      kind = " → " + std::string(sql::kind_name(*k));
+    }
+    std::printf("    %-28s %-12s %-10s%s%s\n", (c.name + args).c_str(),
+                std::string(sql::call_class_name(c.cls)).c_str(),
+                c.builtin || c.cls == sql::CallClass::kUser
+                    ? std::string(sql::volatility_name(c.volatility)).c_str()
+                    : "-",
+                kind.c_str(), c.resolved.empty() ? "" : ("  (" + c.resolved + ")").c_str());
+  }
+}
+
+// What masking would do with the statement's result columns, errors and side channels.
+void print_lineage(const sql::Lineage& l, const mask::Masker& masker) {
+  if (l.error) {
+    std::printf("  lineage:        unknown (%s): every computed column masked whole\n",
+                l.error->c_str());
+    return;
+  }
+  if (!l.outputs.empty()) {
+    std::printf("  result columns%s:\n", l.outputs_known ? "" : " (not all listed)");
+  }
+  for (size_t i = 0; i < l.outputs.size(); ++i) {
+    const sql::ColumnLineage& c = l.outputs[i];
+    std::string fate = "detectors only";
+    if (auto hit = mask::protected_source(masker, c.sources)) {
+      fate = c.bare ? "masked by its rule " + *hit : "masked whole (derived from " + *hit + ")";
+    }
+    std::printf("    %zu %-20s %s %s → %s\n", i + 1, c.name.empty() ? "?" : c.name.c_str(),
+                c.bare ? "bare" : "derived from", sources_text(c.sources).c_str(), fate.c_str());
+  }
+  if (auto hit = mask::protected_source(masker, l.reads)) {
+    std::printf("  reads masked:   %s → its errors' text is withheld\n", hit->c_str());
+  }
+  if (!l.predicates.empty()) {
+    std::printf("  filters on:     %s\n", sources_text(l.predicates).c_str());
+  }
+  for (const sql::SideChannel& s : l.side_channels) {
+    std::printf("  sends:          %s ← %s\n", s.what.c_str(), sources_text(s.sources).c_str());
+  }
+}
+
+// Loads what resolving these statements needs from the connection's target, as a session would.
+bool load_from_target(const config::Config& cfg, const config::Connection& conn,
+                      const sql::Analysis& analysis, sql::TargetCatalog& catalog,
+                      sql::Analyzer& analyzer) {
+  asio::io_context io;
+  std::unique_ptr<asio::ssl::context> tls;
+  try {
+    tls = postgres::make_upstream_tls(conn);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "custos: %s\n", e.what());
+    return false;
+  }
+  postgres::CatalogClient side(conn, conn.tls.mode == config::UpstreamTlsMode::kDisable
+                                         ? nullptr
+                                         : tls.get(),
+                               cfg.limits.connect_timeout, cfg.limits.max_message_bytes);
+  bool ok = true;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        for (int round = 0; round < 4; ++round) {
+          sql::ResolutionNeeds needs;
+          for (const sql::Command& c : analysis.statements) {
+            sql::ResolutionNeeds n = sql::resolution_needs(c, catalog, analyzer);
+            needs.objects = needs.objects || n.objects;
+            needs.relations.insert(needs.relations.end(), n.relations.begin(),
+                                   n.relations.end());
+          }
+          if (needs.empty()) {
+            break;
+          }
+          auto loaded = co_await postgres::load_target_names(side, catalog, needs);
+          if (!loaded) {
+            std::fprintf(stderr, "custos: connection '%s': %s\n", conn.name.c_str(),
+                         loaded.error().message.c_str());
+            ok = false;
+            break;
+          }
+        }
+        side.close();
+      },
+      asio::detached);
+  io.run();
+  return ok;
+}
+
 }  // namespace
 
 int cmd_policy_test(const std::string& config_path, const std::string& identity,
-                    const std::string& connection, const std::string& sql_text) {
+                    const std::string& connection, const std::string& sql_text,
+                    bool resolve_on_target) {
   auto cfg = config::load_config(config_path);
   if (!cfg) {
     std::fprintf(stderr, "%s\n", cfg.error().message.c_str());
@@ -82,8 +198,29 @@ int cmd_policy_test(const std::string& config_path, const std::string& identity,
     std::fprintf(stderr, "custos: policy '%s' not found\n", policy_name->c_str());
     return 2;
   }
-  std::printf("policy: %s (identity %s, connection %s)\n\n", pol->name.c_str(), identity.c_str(),
-              connection.c_str());
+  std::shared_ptr<const mask::Masker> masker;
+  if (!pol->mask.empty()) {
+    std::optional<core::SecretString> key;
+    if (cfg->mask_key) {
+      if (auto k = secrets::resolve(*cfg->mask_key)) {
+        key = std::move(*k);
+      }
+    }
+    auto m = mask::Masker::compile(pol->mask, std::move(key));
+    if (!m) {
+      std::fprintf(stderr, "custos: policy '%s' mask: %s\n", pol->name.c_str(),
+                   m.error().message.c_str());
+      return 2;
+    }
+    masker = std::move(*m);
+  }
+  std::printf("policy: %s (identity %s, connection %s)%s\n", pol->name.c_str(), identity.c_str(),
+              connection.c_str(),
+              policy::guards_target_read_only(*pol) ? "; the target session is read-only" : "");
+  std::printf("names: %s\n\n",
+              resolve_on_target ? "resolved against the connection's target catalog"
+                                : "not resolved against the target (--target does); user "
+                                  "functions, views and columns are judged from the text alone");
   sql::Analyzer analyzer(0);
   auto analysis = analyzer.analyze(sql_text);
   if (analysis->parse_error) {
@@ -93,13 +230,36 @@ int cmd_policy_test(const std::string& config_path, const std::string& identity,
                 policy::denial_message(v).c_str());
     return 1;
   }
+  sql::TargetCatalog catalog(cfg->limits.catalog_ttl);
+  if (resolve_on_target && !load_from_target(*cfg, *conn, *analysis, catalog, analyzer)) {
+    return 4;
+  }
   bool denied = false;
   std::string first_denial;
   size_t i = 0;
   sql::ExecuteResolver executes;  // no session: only PREPAREs earlier in this text are known
+  std::vector<sql::Command> resolved;
   for (const sql::Command& stmt : analysis->statements) {
+    sql::Command c = stmt;
+    if (resolve_on_target) {
+      if (auto r = sql::resolve(stmt, catalog, analyzer)) {
+        c = std::move(*r);
+      }
+    }
+    if (masker && masker->protects_columns()) {
+      c.lineage = std::make_shared<const sql::Lineage>(sql::compute_lineage(c.text, catalog));
+    }
+    resolved.push_back(std::move(c));
+  }
+  for (const sql::Command& stmt : resolved) {
     const sql::Command& cmd = executes.effective(stmt);
-    const policy::Verdict v = policy::evaluate(*pol, cmd);
+    policy::Verdict v = policy::evaluate(*pol, cmd);
+    if (v.decision != policy::Decision::kDeny && masker && cmd.lineage) {
+      if (auto bad = mask::lineage_violation(*masker, *cmd.lineage, pol->mask_deny_predicates)) {
+        v = policy::builtin_deny(*pol, cmd.kinds.empty() ? sql::Kind::kOther : cmd.kinds.front(),
+                                 bad->reason, bad->message);
+      }
+    }
     std::string kinds;
     for (sql::Kind k : cmd.kinds) {
       kinds += kinds.empty() ? "" : ", ";
@@ -109,7 +269,7 @@ int cmd_policy_test(const std::string& config_path, const std::string& identity,
     std::printf("  kinds:          %s\n", kinds.c_str());
     std::printf("  tables read:    %s\n", join(cmd.tables_read).c_str());
     std::printf("  tables written: %s\n", join(cmd.tables_written).c_str());
-    std::printf("  functions:      %s\n", join(cmd.functions).c_str());
+    print_calls(cmd);
     if (cmd.has_kind(sql::Kind::kUpdate) || cmd.has_kind(sql::Kind::kDelete)) {
       std::printf("  has WHERE:      %s\n", cmd.update_delete_without_where ? "no" : "yes");
     }
@@ -119,6 +279,15 @@ int cmd_policy_test(const std::string& config_path, const std::string& identity,
     if (!cmd.unreadable_setting.empty()) {
       std::printf("  switches to:    %s (statements under it cannot be checked)\n",
                   cmd.unreadable_setting.c_str());
+    }
+    if (cmd.disables_read_only) {
+      std::printf("  read-only:      would lift the target's read-only guard\n");
+    }
+    if (cmd.may_change_parsing()) {
+      std::printf("  pipelining:     statements after it wait for its result\n");
+    }
+    if (masker && cmd.lineage) {
+      print_lineage(*cmd.lineage, *masker);
     }
     std::printf("  fingerprint:    %016llx\n", static_cast<unsigned long long>(cmd.fingerprint));
     std::printf("  verdict:        %s\n\n", verdict_line(v).c_str());

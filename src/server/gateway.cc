@@ -15,6 +15,7 @@
 #include "net/stream.h"
 #include "protocol/postgres/session.h"
 #include "protocol/postgres/tls_alpn.h"
+#include "protocol/postgres/upstream_connector.h"
 #include "server/services.h"
 #include "secrets/secret_resolver.h"
 #include "store/store.h"
@@ -39,28 +40,6 @@ std::unique_ptr<asio::ssl::context> make_client_tls(const config::TlsConfig& tls
   }
   SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_SERVER);
   postgres::agree_postgres_alpn(ctx->native_handle());
-  return ctx;
-}
-
-std::unique_ptr<asio::ssl::context> make_upstream_tls(const config::Connection& conn) {
-  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                   asio::ssl::context::no_tlsv1_1);
-  if (conn.tls.mode == config::UpstreamTlsMode::kVerifyFull) {
-    std::error_code ec;
-    if (conn.tls.ca.empty()) {
-      ctx->set_default_verify_paths(ec);
-    } else {
-      ctx->load_verify_file(conn.tls.ca, ec);
-    }
-    if (ec) {
-      throw std::runtime_error("connection " + conn.name + ": cannot load tls.ca: " + ec.message());
-    }
-    ctx->set_verify_mode(asio::ssl::verify_peer);
-  } else {
-    ctx->set_verify_mode(asio::ssl::verify_none);
-  }
   return ctx;
 }
 
@@ -169,7 +148,7 @@ int run_gateway(config::Config cfg) {
   }
   for (const auto& conn : c.connections) {
     if (conn.tls.mode != config::UpstreamTlsMode::kDisable) {
-      services->upstream_tls[conn.name] = make_upstream_tls(conn);
+      services->upstream_tls[conn.name] = postgres::make_upstream_tls(conn);
     }
   }
   if (c.listen.allow_plaintext_auth) {

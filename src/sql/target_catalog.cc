@@ -152,6 +152,9 @@ class Resolver {
       out.resolved = (c.builtin ? "may resolve to the user function " : "") +
                      join_described(found);
       out.cls = is_dangerous_extension_function(name) ? CallClass::kDangerous : CallClass::kUser;
+      for (const UserFunction* f : found) {
+        out.volatility = std::max(out.volatility, f->volatility);
+      }
       add_kind(w(), *class_kind(out.cls));
     }
   }

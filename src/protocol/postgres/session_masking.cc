@@ -11,27 +11,15 @@
 
 #include <cstdint>
 
+#include "mask/lineage_check.h"
 #include "protocol/postgres/message.h"
 #include "protocol/postgres/session.h"
 
 namespace custos::postgres {
 namespace {
 
-mask::SourceColumn source_of(const sql::BaseColumn& c) {
-  auto part = [](const std::string& s) {
-    return s.empty() ? std::nullopt : std::optional<std::string>(s);
-  };
-  return mask::SourceColumn{part(c.schema), part(c.table), part(c.column)};
-}
-
-std::vector<mask::SourceColumn> sources_of(const std::vector<sql::BaseColumn>& v) {
-  std::vector<mask::SourceColumn> out;
-  out.reserve(v.size());
-  for (const sql::BaseColumn& c : v) {
-    out.push_back(source_of(c));
-  }
-  return out;
-}
+using mask::source_of;
+using mask::sources_of;
 
 // Result column names as PostgreSQL truncates them (NAMEDATALEN - 1 bytes).
 std::string_view truncated_name(std::string_view name) { return name.substr(0, 63); }
@@ -76,34 +64,19 @@ std::shared_ptr<const sql::Analysis> Session::with_lineage(
 
 std::optional<std::string> Session::protected_source(
     const std::vector<sql::BaseColumn>& sources) const {
-  for (const sql::BaseColumn& c : sources) {
-    if (auto rule = masker_->protecting_rule(source_of(c))) {
-      return c.to_string() + " (" + masker_->rules()[*rule].id + ")";
-    }
-  }
-  return std::nullopt;
+  return mask::protected_source(*masker_, sources);
 }
 
 std::optional<policy::Verdict> Session::lineage_denial(const sql::Command& cmd) const {
   if (!masker_ || !cmd.lineage || !masker_->protects_columns()) {
     return std::nullopt;
   }
-  const sql::Kind kind = cmd.kinds.empty() ? sql::Kind::kOther : cmd.kinds.front();
-  for (const sql::SideChannel& s : cmd.lineage->side_channels) {
-    if (auto hit = protected_source(s.sources)) {
-      return policy::builtin_deny(
-          *policy_, kind, s.what + " of a value derived from masked column " + *hit,
-          s.what + " would take a value derived from a masked column");
-    }
+  auto v = mask::lineage_violation(*masker_, *cmd.lineage, policy_->mask_deny_predicates);
+  if (!v) {
+    return std::nullopt;
   }
-  if (policy_->mask_deny_predicates) {
-    if (auto hit = protected_source(cmd.lineage->predicates)) {
-      return policy::builtin_deny(
-          *policy_, kind, "filters, joins or sorts on masked column " + *hit,
-          "filtering, joining or sorting on a masked column is denied (mask.deny_predicates)");
-    }
-  }
-  return std::nullopt;
+  return policy::builtin_deny(*policy_, cmd.kinds.empty() ? sql::Kind::kOther : cmd.kinds.front(),
+                              std::move(v->reason), std::move(v->message));
 }
 
 void Session::remember_cursors(const sql::Analysis& analysis) {

@@ -11,6 +11,29 @@
 
 namespace custos::postgres {
 
+std::unique_ptr<asio::ssl::context> make_upstream_tls(const config::Connection& conn) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);
+  if (conn.tls.mode == config::UpstreamTlsMode::kVerifyFull) {
+    std::error_code ec;
+    if (conn.tls.ca.empty()) {
+      ctx->set_default_verify_paths(ec);
+    } else {
+      ctx->load_verify_file(conn.tls.ca, ec);
+    }
+    if (ec) {
+      throw std::runtime_error("connection " + conn.name + ": cannot load tls.ca: " + ec.message());
+    }
+    ctx->set_verify_mode(asio::ssl::verify_peer);
+  } else {
+    ctx->set_verify_mode(asio::ssl::verify_none);
+  }
+  return ctx;
+}
+
+
 namespace {
 
 

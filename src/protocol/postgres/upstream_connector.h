@@ -7,6 +7,7 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -38,6 +39,10 @@ struct UpstreamLogin {
   core::ReadBuffer buffered;  // bytes already read after AuthenticationOk
   std::optional<LoginError> error;
 };
+
+// The TLS context for dialing this connection's target (its tls.mode and tls.ca). Throws at
+// start-up when the CA cannot be loaded.
+std::unique_ptr<asio::ssl::context> make_upstream_tls(const config::Connection& conn);
 
 // `params` are extra startup parameters (user and database come from the connection).
 asio::awaitable<UpstreamLogin> connect_and_login(
