@@ -44,3 +44,6 @@ create function public.eq3(a int, b int) returns boolean language plpgsql as
 create operator public.=== (leftarg = int, rightarg = int, procedure = public.eq3);
 select lo_from_bytea(0, 'an existing large object');
 analyze customers;
+-- a domain whose CHECK takes a session-level advisory lock (a read-only transaction does not
+-- stop that): every place a value is coerced to the type runs it
+create domain stamped_text as text check (public.stamp(value) is not null);
