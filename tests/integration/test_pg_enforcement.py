@@ -227,3 +227,31 @@ def test_no_session_can_lend_its_verdict_to_another(enf, pg, harmless, harmful):
     finally:
         first.close()
         second.close()
+
+
+# ---- no false denials for what readers really run ------------------------------------------------
+
+@pytest.mark.parametrize("meta", [r"\d enf_kv", r"\dt", r"\dt+", r"\df", r"\dv", r"\dn", r"\du",
+                                  r"\l", r"\di", r"\ds", r"\dT", r"\dx", r"\d+ enf_kv", r"\dp"])
+def test_psql_catalog_commands_run_under_a_readonly_policy(enf, meta):
+    r = enf.psql("-c", meta, user="reader", key=enf.reader_key)
+    assert r.returncode == 0, r.stderr
+    assert "custos:" not in r.stderr, r.stderr
+
+
+def test_pgbench_read_only_workload_runs_under_a_readonly_policy(enf, pg):
+    import os
+    import subprocess
+    pgbench = harness.PG_BIN / "pgbench"
+    env = dict(os.environ, PGPASSWORD=pg.app_password)
+    subprocess.run([str(pgbench), "-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p", str(pg.port),
+                    "-U", pg.app_user, "orders"], check=True, capture_output=True, env=env)
+    env["PGPASSWORD"] = enf.reader_key
+    env["PGSSLMODE"] = "require"
+    for mode in ("simple", "extended", "prepared"):
+        r = subprocess.run([str(pgbench), "-S", "-n", "-t", "50", "-M", mode, "-h", "127.0.0.1",
+                            "-p", str(enf.pg_port), "-U", "reader", "orders"],
+                           capture_output=True, text=True, env=env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert "number of failed transactions: 0" in r.stdout or "processed: 50/50" in r.stdout, \
+            r.stdout
