@@ -54,17 +54,9 @@ bool source_matches(const std::vector<std::string>& p, const SourceColumn& c) {
   return true;
 }
 
+// Patterns match only columns that have a source column (computed ones do not).
 bool pattern_matches(const std::vector<std::string>& p, const ColumnSource& c) {
-  if (!c.column.has_value() || lower(*c.column) != p.back()) {
-    return false;
-  }
-  if (p.size() >= 2 && !component_matches(c.table, p[p.size() - 2])) {
-    return false;
-  }
-  if (p.size() == 3 && !component_matches(c.schema, p[0])) {
-    return false;
-  }
-  return true;
+  return c.column.has_value() && source_matches(p, SourceColumn{c.schema, c.table, c.column});
 }
 
 bool text_like(uint32_t oid) {

@@ -826,6 +826,14 @@ class Builder {
     return it;
   }
 
+  // The scope of a DML statement: its WITH clause, under the query that contains it.
+  Scope dml_scope(const PgQuery__WithClause* w, const Scope* parent, int depth) {
+    Scope scope;
+    scope.parent = parent;
+    with(w, scope, depth);
+    return scope;
+  }
+
   QueryOut returning(PgQuery__Node* const* list, size_t n, const Scope& scope, int depth) {
     if (n == 0) {
       return QueryOut{{}, true};
@@ -834,9 +842,7 @@ class Builder {
   }
 
   QueryOut insert(const PgQuery__InsertStmt* s, const Scope* parent, int depth) {
-    Scope scope;
-    scope.parent = parent;
-    with(s->with_clause, scope, depth);
+    Scope scope = dml_scope(s->with_clause, parent, depth);
     Item t = target(s->relation, depth);
     const std::string what = "insert into " + (t.cols.empty() ? t.table_hint : qualified_name(t));
     if (s->select_stmt != nullptr) {
@@ -869,9 +875,7 @@ class Builder {
   }
 
   QueryOut update(const PgQuery__UpdateStmt* s, const Scope* parent, int depth) {
-    Scope scope;
-    scope.parent = parent;
-    with(s->with_clause, scope, depth);
+    Scope scope = dml_scope(s->with_clause, parent, depth);
     Item t = target(s->relation, depth);
     const std::string table = qualified_name(t);
     add_item(scope, std::move(t));
@@ -902,9 +906,7 @@ class Builder {
   }
 
   QueryOut remove(const PgQuery__DeleteStmt* s, const Scope* parent, int depth) {
-    Scope scope;
-    scope.parent = parent;
-    with(s->with_clause, scope, depth);
+    Scope scope = dml_scope(s->with_clause, parent, depth);
     add_item(scope, target(s->relation, depth));
     for (size_t i = 0; i < s->n_using_clause; ++i) {
       from(s->using_clause[i], scope, depth + 1);
@@ -914,9 +916,7 @@ class Builder {
   }
 
   QueryOut merge(const PgQuery__MergeStmt* s, const Scope* parent, int depth) {
-    Scope scope;
-    scope.parent = parent;
-    with(s->with_clause, scope, depth);
+    Scope scope = dml_scope(s->with_clause, parent, depth);
     Item t = target(s->relation, depth);
     const std::string what = "merge into " + qualified_name(t);
     add_item(scope, std::move(t));

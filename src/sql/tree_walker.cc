@@ -8,10 +8,12 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/ascii.h"
 #include "sql/parse_settings.h"
+#include "sql/pg_tree.h"
 #include "sql/function_catalog.h"
 
 namespace custos::sql {
@@ -173,7 +175,8 @@ class Walker {
       case PG_QUERY__NODE__NODE_EXECUTE_STMT:
         add_statement_kind(Kind::kExecute);
         cmd_.prepared_name = n->execute_stmt->name ? n->execute_stmt->name : "";
-        cmd_.unresolved_execute = true;
+        // Under a plain EXPLAIN the prepared statement is planned, not run: nothing to resolve.
+        cmd_.unresolved_execute = plain_explain_ == 0;
         break;
       case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
         add_statement_kind(Kind::kDeallocate);
@@ -249,6 +252,7 @@ class Walker {
       case PG_QUERY__NODE__NODE_DROP_OWNED_STMT:
         add_statement_kind(Kind::kGrant);
         write_ctx_ = true;
+        ddl_root_ = true;
         break;
       case PG_QUERY__NODE__NODE_ALTER_SYSTEM_STMT:
         add_statement_kind(Kind::kAlterSystem);
@@ -262,12 +266,14 @@ class Walker {
       case PG_QUERY__NODE__NODE_DROP_STMT:
         add_statement_kind(Kind::kDdl);
         write_ctx_ = true;
+        ddl_root_ = true;
         drop(n->drop_stmt);
         break;
       default:
         if (is_ddl(n)) {
           add_statement_kind(Kind::kDdl);
           write_ctx_ = true;
+          ddl_root_ = true;
         } else {
           add_statement_kind(Kind::kOther);
         }
@@ -354,6 +360,8 @@ class Walker {
 
   void copy(const PgQuery__CopyStmt* c) {
     const bool has_file = c->filename != nullptr && c->filename[0] != '\0';
+    // The protobuf tree cannot tell TO STDOUT from TO '' (a server file): the analyzer asks.
+    result_.copy_file_unclear = !has_file && !c->is_program;
     CopyOptions options;
     for (size_t i = 0; i < c->n_options; ++i) {
       const PgQuery__Node* o = c->options[i];
@@ -589,24 +597,8 @@ class Walker {
   }
 
   // ---- generic traversal -------------------------------------------------------------------
-  // The message of the active oneof member of a Node, or nullptr.
   static const ProtobufCMessage* active_child(const ProtobufCMessage* m) {
-    const ProtobufCMessageDescriptor* d = m->descriptor;
-    for (unsigned i = 0; i < d->n_fields; ++i) {
-      const ProtobufCFieldDescriptor& f = d->fields[i];
-      if (f.type != PROTOBUF_C_TYPE_MESSAGE || !(f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
-        continue;
-      }
-      const auto* base = reinterpret_cast<const char*>(m);
-      uint32_t which = 0;
-      std::memcpy(&which, base + f.quantifier_offset, sizeof(which));
-      if (which == f.id) {
-        const ProtobufCMessage* child = nullptr;
-        std::memcpy(&child, base + f.offset, sizeof(child));
-        return child;
-      }
-    }
-    return nullptr;
+    return pg_tree::active_child(m);
   }
 
   void children(const ProtobufCMessage* m, const void* skip = nullptr) {
@@ -717,13 +709,19 @@ class Walker {
         }
       }
       children(m);
-    } else if (d == &pg_query__type_cast__descriptor) {
-      type_name(reinterpret_cast<const PgQuery__TypeCast*>(m)->type_name);
+    } else if (d == &pg_query__type_name__descriptor) {
+      // A value coerced to a type runs its input function and a domain's checks: casts, column
+      // definition lists, PREPARE parameters, XMLTABLE columns, XMLSERIALIZE. In DDL a type name
+      // only declares (the statement is ddl already).
+      if (!ddl_root_) {
+        type_name(reinterpret_cast<const PgQuery__TypeName*>(m));
+      }
       children(m);
     } else if (d == &pg_query__range_subselect__descriptor) {
       const auto* r = reinterpret_cast<const PgQuery__RangeSubselect*>(m);
       if (r->alias != nullptr && r->alias->aliasname != nullptr) {
         add_alias(r->alias->aliasname, "");
+        note_alias_columns(r->alias->aliasname, output_names(r->subquery, r->alias));
       }
       children(m);
     } else if (d == &pg_query__range_function__descriptor) {
@@ -850,6 +848,15 @@ class Walker {
       if (c->node_case != PG_QUERY__NODE__NODE_COMMON_TABLE_EXPR) {
         continue;
       }
+      const PgQuery__CommonTableExpr* cte = c->common_table_expr;
+      std::vector<std::string> columns;
+      for (size_t k = 0; k < cte->n_aliascolnames; ++k) {
+        const PgQuery__Node* n = cte->aliascolnames[k];
+        columns.emplace_back(n->node_case == PG_QUERY__NODE__NODE_STRING && n->string->sval
+                                 ? n->string->sval
+                                 : "");
+      }
+      cte_columns_[names[i]] = columns.empty() ? output_names(cte->ctequery, nullptr) : columns;
       scopes_.emplace_back(names.begin(), w->recursive ? names.end() : names.begin() + i);
       mix(names[i]);
       visit(&c->base);  // the CTE's query: DML in it adds its kind
@@ -867,6 +874,51 @@ class Walker {
     std::pair<std::string, std::string> a{alias, std::move(relation)};
     if (std::find(cmd_.aliases.begin(), cmd_.aliases.end(), a) == cmd_.aliases.end()) {
       cmd_.aliases.push_back(std::move(a));
+    }
+  }
+
+  // The names a query's result columns certainly have: explicit aliases and plain column
+  // references ("" where PostgreSQL makes up a name); an alias's column list wins.
+  static std::vector<std::string> output_names(const PgQuery__Node* q, const PgQuery__Alias* a) {
+    std::vector<std::string> out;
+    if (a != nullptr && a->n_colnames > 0) {
+      for (size_t i = 0; i < a->n_colnames; ++i) {
+        out.emplace_back(pg_tree::string_of(a->colnames[i]));
+      }
+      return out;
+    }
+    if (q == nullptr || q->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) {
+      return out;
+    }
+    const PgQuery__SelectStmt* s = q->select_stmt;
+    while (s->op != PG_QUERY__SET_OPERATION__SETOP_NONE && s->larg != nullptr) {
+      s = s->larg;  // a set operation's columns are named by its first branch
+    }
+    for (size_t i = 0; i < s->n_target_list; ++i) {
+      const PgQuery__Node* t = s->target_list[i];
+      if (t->node_case != PG_QUERY__NODE__NODE_RES_TARGET) {
+        continue;
+      }
+      const PgQuery__ResTarget* rt = t->res_target;
+      std::string name = rt->name != nullptr ? rt->name : "";
+      if (name.empty() && rt->val != nullptr &&
+          rt->val->node_case == PG_QUERY__NODE__NODE_COLUMN_REF && rt->val->column_ref->n_fields > 0) {
+        const PgQuery__ColumnRef* c = rt->val->column_ref;
+        name = std::string(pg_tree::string_of(c->fields[c->n_fields - 1]));
+      }
+      out.push_back(std::move(name));
+    }
+    return out;
+  }
+
+  void note_alias_columns(const char* alias, std::vector<std::string> columns) {
+    if (alias == nullptr || columns.empty()) {
+      return;
+    }
+    std::pair<std::string, std::vector<std::string>> entry{alias, std::move(columns)};
+    if (std::find(cmd_.alias_columns.begin(), cmd_.alias_columns.end(), entry) ==
+        cmd_.alias_columns.end()) {
+      cmd_.alias_columns.push_back(std::move(entry));
     }
   }
 
@@ -949,6 +1001,9 @@ class Walker {
           mix("cte");
           mix(rv->relname);
           add_alias(alias, "");
+          if (auto c = cte_columns_.find(rv->relname); c != cte_columns_.end()) {
+            note_alias_columns(alias, c->second);
+          }
           return;  // a CTE, not a table
         }
       }
@@ -1315,9 +1370,11 @@ class Walker {
   uint64_t hash_ = 0xcbf29ce484222325ULL;
   int depth_ = 0;
   int plain_explain_ = 0;
+  bool ddl_root_ = false;   // the statement is DDL: type names in it declare, they do not coerce
   bool write_ctx_ = false;  // RangeVars named by DDL/GRANT/TRUNCATE/maintenance are written
   std::vector<const ProtobufCMessage*> write_targets_;
   std::vector<std::vector<std::string>> scopes_;
+  std::unordered_map<std::string, std::vector<std::string>> cte_columns_;
 };
 
 }  // namespace

@@ -335,6 +335,10 @@ class RawSession:
     def exchange(self, *messages):
         """Sends the messages, returns every (kind, payload) up to and including ReadyForQuery."""
         self.sock.sendall(b"".join(messages))
+        return self.read_until_ready()
+
+    def read_until_ready(self):
+        """Every (kind, payload) up to and including the next ReadyForQuery."""
         got = []
         while True:
             kind, payload = self.read_message()
