@@ -3,6 +3,8 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <functional>
 #include <optional>
@@ -39,6 +41,28 @@ void merge_unique(std::vector<T>& into, const std::vector<T>& from) {
       into.push_back(x);
     }
   }
+}
+
+// The protobuf tree leaves a COPY's file name empty both for STDIN/STDOUT and for ''; the JSON
+// tree keeps the difference (an empty "filename" is there, STDOUT has none).
+bool copy_names_empty_file(const std::string& statement) {
+  PgQueryParseResult r = pg_query_parse(statement.c_str());
+  bool file = false;
+  if (r.error == nullptr && r.parse_tree != nullptr) {
+    auto doc = nlohmann::json::parse(r.parse_tree, nullptr, false);
+    if (!doc.is_discarded()) {
+      const auto& stmts = doc.value("stmts", nlohmann::json::array());
+      file = true;  // unless it is plainly a COPY without a file name
+      if (stmts.size() == 1 && stmts[0].is_object() && stmts[0].contains("stmt") &&
+          stmts[0]["stmt"].contains("CopyStmt")) {
+        file = stmts[0]["stmt"]["CopyStmt"].contains("filename");
+      }
+    }
+  } else {
+    file = true;
+  }
+  pg_query_free_parse_result(r);
+  return file;
 }
 
 }  // namespace
@@ -85,6 +109,14 @@ Analysis analyze_uncached(std::string_view sql, AnalysisTrace* trace) {
     t.literal_sensitive = t.literal_sensitive || w.literal_sensitive;
     t.const_locations.insert(t.const_locations.end(), w.const_locations.begin(),
                              w.const_locations.end());
+    if (w.copy_file_unclear && copy_names_empty_file(cmd.text)) {
+      // COPY ... TO '' / FROM '': a file on the server, not the client's stream.
+      for (Kind& k : cmd.kinds) {
+        if (k == Kind::kCopyOut || k == Kind::kCopyIn) {
+          k = Kind::kCopyFile;
+        }
+      }
+    }
     out.statements.push_back(std::move(cmd));
   }
   pg_query__parse_result__free_unpacked(tree, nullptr);
@@ -317,6 +349,7 @@ Command resolve_execute(const Command& exec, const Command* prepared) {
   merge_unique(out.types, prepared->types);
   merge_unique(out.attribute_refs, prepared->attribute_refs);
   merge_unique(out.aliases, prepared->aliases);
+  merge_unique(out.alias_columns, prepared->alias_columns);
   out.disables_read_only = exec.disables_read_only || prepared->disables_read_only;
   out.lineage = prepared->lineage;  // EXECUTE returns what the prepared statement returns
   out.sets_parse_setting = exec.sets_parse_setting || prepared->sets_parse_setting;

@@ -64,6 +64,9 @@ struct Command {
   // which relation ("" for a subquery, function or VALUES) in the FROM clauses of the statement.
   std::vector<AttributeRef> attribute_refs;
   std::vector<std::pair<std::string, std::string>> aliases;
+  // The column names the statement itself gives a CTE or sub-select alias (those it can name:
+  // explicit aliases and plain column references), so x.name is known to be a column.
+  std::vector<std::pair<std::string, std::vector<std::string>>> alias_columns;
   // Would turn off the target's read-only guard (SET/set_config of default_transaction_read_only
   // or transaction_read_only, BEGIN/SET TRANSACTION/SESSION CHARACTERISTICS ... READ WRITE).
   bool disables_read_only = false;

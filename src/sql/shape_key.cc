@@ -1,5 +1,7 @@
 #include "sql/shape_key.h"
 
+#include <algorithm>
+
 namespace custos::sql {
 namespace {
 
@@ -58,7 +60,7 @@ class Scanner {
         --depth;
       }
       if (c == '\'') {
-        if (!quoted_literal(false, i_)) {
+        if (!quoted_literal(false, i_, "'?'")) {
           return fail();
         }
         continue;
@@ -96,13 +98,18 @@ class Scanner {
         if (i_ < s_.size() && s_[i_] == '\'' && word.size() == 1) {
           const char p = word[0];
           if (p == 'e' || p == 'E') {
-            if (!quoted_literal(true, start)) {
+            if (!quoted_literal(true, start, "'?'")) {
               return fail();
             }
             continue;
           }
+          // Bit and hex strings are their own token types (BCONST, XCONST) and N'' is NCHAR:
+          // the grammar accepts them in fewer places than a plain string.
           if (p == 'b' || p == 'B' || p == 'x' || p == 'X' || p == 'n' || p == 'N') {
-            if (!quoted_literal(false, start)) {
+            const char* placeholder = p == 'b' || p == 'B'   ? "B'?'"
+                                      : p == 'x' || p == 'X' ? "X'?'"
+                                                             : "N'?'";
+            if (!quoted_literal(false, start, placeholder)) {
               return fail();
             }
             continue;
@@ -177,7 +184,7 @@ class Scanner {
     return false;
   }
 
-  bool quoted_literal(bool backslash_escapes, size_t begin) {
+  bool quoted_literal(bool backslash_escapes, size_t begin, const char* placeholder) {
     ++i_;  // opening quote
     while (i_ < s_.size()) {
       const char c = s_[i_];
@@ -191,7 +198,7 @@ class Scanner {
           continue;
         }
         ++i_;
-        out_.key.append("'?'");
+        out_.key.append(placeholder);
         out_.literals.emplace_back(begin, i_);
         return literal_end_ok();
       }
@@ -243,7 +250,9 @@ class Scanner {
     while (is_digit(peek(0))) {
       ++i_;
     }
+    bool integer = true;
     if (peek(0) == '.' && peek(1) != '.') {
+      integer = false;
       ++i_;
       while (is_digit(peek(0))) {
         ++i_;
@@ -251,12 +260,22 @@ class Scanner {
     }
     if ((peek(0) == 'e' || peek(0) == 'E') &&
         (is_digit(peek(1)) || ((peek(1) == '+' || peek(1) == '-') && is_digit(peek(2))))) {
+      integer = false;
       i_ += 2;
       while (is_digit(peek(0))) {
         ++i_;
       }
     }
-    out_.key.append("0");
+    // PostgreSQL lexes an integer that fits in int32 as ICONST and anything else as FCONST;
+    // some productions take only ICONST (varchar(3), FETCH 5).
+    if (integer) {
+      const std::string_view digits = s_.substr(begin, i_ - begin);
+      const size_t first = std::min(digits.find_first_not_of('0'), digits.size());
+      const std::string_view significant = digits.substr(first);
+      integer = significant.size() < 10 ||
+                (significant.size() == 10 && significant <= std::string_view("2147483647"));
+    }
+    out_.key.append(integer ? "0" : "0.0");
     out_.literals.emplace_back(begin, i_);
     return literal_end_ok();
   }

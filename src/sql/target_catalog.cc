@@ -225,6 +225,20 @@ class Resolver {
                                        r.name + " calls " + join_described(untrusted)});
         continue;
       }
+      // (expr).typename is a cast: a domain's checks or a type's input function run.
+      auto [tlo, thi] = objects_->types.equal_range(r.name);
+      const UserType* cast_to = nullptr;
+      for (auto it = tlo; it != thi; ++it) {
+        if (!temp_schema(it->second.schema) && !it->second.trusted()) {
+          cast_to = &it->second;
+        }
+      }
+      if (cast_to != nullptr) {
+        add_call(w(), FunctionCall{r.name, 1, CallClass::kUser, Volatility::kVolatile, false,
+                                   "attribute notation (...)." + r.name + " casts to " +
+                                       cast_to->schema + "." + cast_to->name + ", user code"});
+        continue;
+      }
       if (!r.qualifier.empty()) {
         const CallJudgement j = judge_call(r.name, 1);
         if (j.builtin && j.cls != CallClass::kPure) {
@@ -246,7 +260,17 @@ class Resolver {
         continue;
       }
       if (relation.empty()) {
-        return false;  // a subquery, function or CTE: its columns are not in the catalog
+        // A CTE or sub-select: a column only if the statement itself names it so.
+        bool named = false;
+        for (const auto& [a, columns] : src_.alias_columns) {
+          named = named || (a == r.qualifier && std::find(columns.begin(), columns.end(),
+                                                          r.name) != columns.end());
+        }
+        if (!named) {
+          return false;
+        }
+        any = true;
+        continue;
       }
       auto found = catalog_.relations(relation);
       if (found == nullptr || found->relations.empty()) {
@@ -270,9 +294,7 @@ class Resolver {
                                    "relation " + name + " could not be looked up"});
         continue;
       }
-      if (found->system) {
-        continue;  // pg_catalog's views are built in
-      }
+      // pg_catalog's views too: pg_hba_file_rules reads a server file through a function.
       for (const Relation& rel : found->relations) {
         if (rel.relkind == 'v' && rel.view_definition) {
           view(rel);
@@ -339,7 +361,7 @@ void collect_needs(const Command& cmd, const TargetCatalog& catalog, Analyzer& a
       continue;
     }
     for (const Relation& rel : found->relations) {
-      if (found->system || (rel.relkind != 'v' && rel.relkind != 'm') || !rel.view_definition ||
+      if ((rel.relkind != 'v' && rel.relkind != 'm') || !rel.view_definition ||
           depth >= kMaxViewDepth || !seen.insert(rel.oid).second) {
         continue;
       }

@@ -17,6 +17,8 @@ struct WalkResult {
   bool literal_sensitive = false;  // a fact depended on a constant's value (not shape-cacheable)
   bool too_deep = false;           // nesting beyond the walker's limit: treat as unparsable
   std::vector<int32_t> const_locations;  // byte offsets of the A_Const nodes in the input
+  // A COPY with no file name in the tree: STDIN/STDOUT, or an empty file name '' (a file).
+  bool copy_file_unclear = false;
 };
 
 // Fills cmd (kinds, tables, functions, where, prepared name, fingerprint) from one RawStmt.stmt.
