@@ -260,6 +260,11 @@ int cmd_policy_test(const std::string& config_path, const std::string& identity,
                                  bad->reason, bad->message);
       }
     }
+    if (v.decision != policy::Decision::kDeny && masker) {
+      if (auto bad = mask::unmaskable_copy(cmd)) {
+        v = policy::builtin_deny(*pol, sql::Kind::kCopyOut, bad->reason, bad->message);
+      }
+    }
     std::string kinds;
     for (sql::Kind k : cmd.kinds) {
       kinds += kinds.empty() ? "" : ", ";

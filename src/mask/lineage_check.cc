@@ -46,4 +46,23 @@ std::optional<LineageViolation> lineage_violation(const Masker& masker, const sq
   return std::nullopt;
 }
 
+std::optional<LineageViolation> unmaskable_copy(const sql::Command& cmd) {
+  if (!cmd.has_kind(sql::Kind::kCopyOut) || !cmd.copy) {
+    return std::nullopt;
+  }
+  const sql::CopyOptions& c = *cmd.copy;
+  if (c.options.empty() && (c.format == "text" || c.format == "csv")) {
+    return std::nullopt;
+  }
+  std::string given = c.format == "text" || c.format == "csv" ? std::string()
+                                                              : "FORMAT " + c.format;
+  for (const std::string& o : c.options) {
+    given += (given.empty() ? "" : ", ") + o;
+  }
+  return LineageViolation{
+      "COPY with " + given + " under masking: custos reads only FORMAT text or csv",
+      "COPY with " + given +
+          " is refused under masking; use COPY ... TO STDOUT or WITH (FORMAT csv) alone"};
+}
+
 }  // namespace custos::mask

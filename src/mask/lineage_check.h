@@ -1,13 +1,15 @@
 #pragma once
-// What a statement's lineage (sql/lineage.h) means under a policy's mask rules: which of the
-// columns it derives from, reads, filters on or sends elsewhere are protected. Shared by the
-// session (to mask and to deny) and `custos policy test` (to explain).
+// What masking requires of a statement before it runs, and what its lineage (sql/lineage.h)
+// means under a policy's mask rules: which of the columns it derives from, reads, filters on or
+// sends elsewhere are protected. Shared by the session (to mask and to deny) and
+// `custos policy test` (to explain).
 
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "mask/masker.h"
+#include "sql/command.h"
 #include "sql/lineage.h"
 
 namespace custos::mask {
@@ -29,5 +31,10 @@ struct LineageViolation {
 };
 std::optional<LineageViolation> lineage_violation(const Masker& masker, const sql::Lineage& l,
                                                   bool deny_predicates);
+
+// A COPY TO STDOUT whose rows custos could not read to mask: any option beyond FORMAT text or
+// csv (DELIMITER, QUOTE, ESCAPE, NULL, HEADER, FORCE_*, ENCODING) or binary format. Refused
+// before it runs under any mask.
+std::optional<LineageViolation> unmaskable_copy(const sql::Command& cmd);
 
 }  // namespace custos::mask

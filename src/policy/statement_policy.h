@@ -67,6 +67,9 @@ struct Verdict {
   std::string message;                // the rule's message (or the built-in reason's message)
   std::optional<uint64_t> max_rows;   // allow with a row limit
   std::string reason;                 // why, for humans and the recording
+  // The SQLSTATE of a denial: 42501 (insufficient privilege), or 0A000 (feature not supported)
+  // for what custos refuses because it cannot mask it.
+  std::string sqlstate = "42501";
 };
 
 // select, show, explain, copy_out, transaction, set, prepare, execute, deallocate.

@@ -16,6 +16,7 @@
 
 #include <asio/experimental/awaitable_operators.hpp>
 
+#include "mask/lineage_check.h"
 #include "protocol/postgres/column_catalog.h"
 
 namespace custos::postgres {
@@ -46,6 +47,14 @@ Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
     if (v.decision != policy::Decision::kDeny) {
       if (auto denial = lineage_denial(*effective)) {
         v = std::move(*denial);
+      }
+    }
+    if (v.decision != policy::Decision::kDeny && masker_) {
+      if (auto bad = mask::unmaskable_copy(*effective)) {
+        // Refused before it runs: a COPY custos could not read the rows of.
+        v = policy::builtin_deny(*policy_, sql::Kind::kCopyOut, std::move(bad->reason),
+                                 std::move(bad->message));
+        v.sqlstate = "0A000";
       }
     }
     if (v.decision != policy::Decision::kAllow) {
@@ -104,7 +113,7 @@ void Session::remember_sql_prepares(const sql::Analysis& analysis) {
 
 std::shared_ptr<core::Bytes> Session::denial_error(const policy::Verdict& v) {
   auto out = std::make_shared<core::Bytes>();
-  encode_error(*out, "ERROR", "42501", policy::denial_message(v), policy::denial_hint(v));
+  encode_error(*out, "ERROR", v.sqlstate, policy::denial_message(v), policy::denial_hint(v));
   return out;
 }
 
