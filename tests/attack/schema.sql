@@ -44,6 +44,9 @@ create function public.eq3(a int, b int) returns boolean language plpgsql as
 create operator public.=== (leftarg = int, rightarg = int, procedure = public.eq3);
 select lo_from_bytea(0, 'an existing large object');
 analyze customers;
--- a domain whose CHECK takes a session-level advisory lock (a read-only transaction does not
--- stop that): every place a value is coerced to the type runs it
-create domain stamped_text as text check (public.stamp(value) is not null);
+-- a domain whose CHECK takes a session-level advisory lock per value (a read-only transaction
+-- does not stop that; a try-lock, so sessions never wait on each other): every place a value
+-- is coerced to the type runs it
+create function public.grab(t text) returns boolean language plpgsql stable as
+  $$ begin perform pg_try_advisory_lock(778, hashtext(t)); return true; end $$;
+create domain locked_text as text check (public.grab(value));
