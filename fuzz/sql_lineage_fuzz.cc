@@ -31,12 +31,12 @@ bool contains(const std::vector<BaseColumn>& v, const BaseColumn& c) {
 
 void fill(TargetCatalog& catalog, std::string_view view_definition) {
   auto objects = std::make_shared<CatalogObjects>();
-  objects->functions.emplace("lower", UserFunction{"public", "lower", 1, 1, Volatility::kVolatile,
-                                                   "plpgsql"});
-  objects->functions.emplace("audit", UserFunction{"public", "audit", 1, 1, Volatility::kVolatile,
-                                                   "sql"});
-  objects->operators.emplace("===", UserOperator{"public", "===", "public.eq3",
-                                                 Volatility::kVolatile, "plpgsql"});
+  objects->functions.emplace(
+      "lower", UserFunction{"public", "lower", 1, 1, Volatility::kVolatile, "plpgsql"});
+  objects->functions.emplace("audit",
+                             UserFunction{"public", "audit", 1, 1, Volatility::kVolatile, "sql"});
+  objects->operators.emplace(
+      "===", UserOperator{"public", "===", "public.eq3", Volatility::kVolatile, "plpgsql"});
   objects->types.emplace("checked", UserType{"public", "checked", 'd', true, true, false});
   catalog.set_objects(objects, catalog.generation());
   auto add = [&](Relation r) {
@@ -56,7 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   const size_t newline = input.find('\n');
   const std::string_view view = newline == std::string_view::npos ? "" : input.substr(0, newline);
-  const std::string_view sql = newline == std::string_view::npos ? input : input.substr(newline + 1);
+  const std::string_view sql =
+      newline == std::string_view::npos ? input : input.substr(newline + 1);
   TargetCatalog catalog;
   fill(catalog, view.empty() ? " SELECT id AS a, ssn AS b FROM customers;" : view);
   auto analysis = analyzer.analyze(sql);

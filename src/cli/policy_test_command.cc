@@ -1,8 +1,8 @@
 #include "cli/policy_test_command.h"
 
-#include <asio.hpp>
 #include <fmt/format.h>
 
+#include <asio.hpp>
 #include <cstdio>
 #include <string>
 
@@ -120,10 +120,9 @@ bool load_from_target(const config::Config& cfg, const config::Connection& conn,
     std::fprintf(stderr, "custos: %s\n", e.what());
     return false;
   }
-  postgres::CatalogClient side(conn, conn.tls.mode == config::UpstreamTlsMode::kDisable
-                                         ? nullptr
-                                         : tls.get(),
-                               cfg.limits.connect_timeout, cfg.limits.max_message_bytes);
+  postgres::CatalogClient side(
+      conn, conn.tls.mode == config::UpstreamTlsMode::kDisable ? nullptr : tls.get(),
+      cfg.limits.connect_timeout, cfg.limits.max_message_bytes);
   bool ok = true;
   asio::co_spawn(
       io,
@@ -133,8 +132,7 @@ bool load_from_target(const config::Config& cfg, const config::Connection& conn,
           for (const sql::Command& c : analysis.statements) {
             sql::ResolutionNeeds n = sql::resolution_needs(c, catalog, analyzer);
             needs.objects = needs.objects || n.objects;
-            needs.relations.insert(needs.relations.end(), n.relations.begin(),
-                                   n.relations.end());
+            needs.relations.insert(needs.relations.end(), n.relations.begin(), n.relations.end());
           }
           if (needs.empty()) {
             break;
@@ -180,8 +178,7 @@ int cmd_policy_test(const std::string& config_path, const std::string& identity,
   principal.identity = id->name;
   principal.groups = id->groups;
   principal.auth_method = "policy-test";
-  const std::optional<std::string> policy_name =
-      policy::connect_policy_for(*cfg, principal, *conn);
+  const std::optional<std::string> policy_name = policy::connect_policy_for(*cfg, principal, *conn);
   if (!policy_name) {
     std::printf("NOT PERMITTED: no policy lets identity '%s' connect to '%s'\n", identity.c_str(),
                 connection.c_str());
@@ -217,10 +214,10 @@ int cmd_policy_test(const std::string& config_path, const std::string& identity,
   std::printf("policy: %s (identity %s, connection %s)%s\n", pol->name.c_str(), identity.c_str(),
               connection.c_str(),
               policy::guards_target_read_only(*pol) ? "; the target session is read-only" : "");
-  std::printf("names: %s\n\n",
-              resolve_on_target ? "resolved against the connection's target catalog"
-                                : "not resolved against the target (--target does); user "
-                                  "functions, views and columns are judged from the text alone");
+  std::printf("names: %s\n\n", resolve_on_target
+                                   ? "resolved against the connection's target catalog"
+                                   : "not resolved against the target (--target does); user "
+                                     "functions, views and columns are judged from the text alone");
   sql::Analyzer analyzer(0);
   auto analysis = analyzer.analyze(sql_text);
   if (analysis->parse_error) {

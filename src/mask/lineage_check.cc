@@ -54,8 +54,8 @@ std::optional<LineageViolation> unmaskable_copy(const sql::Command& cmd) {
   if (c.options.empty() && (c.format == "text" || c.format == "csv")) {
     return std::nullopt;
   }
-  std::string given = c.format == "text" || c.format == "csv" ? std::string()
-                                                              : "FORMAT " + c.format;
+  std::string given =
+      c.format == "text" || c.format == "csv" ? std::string() : "FORMAT " + c.format;
   for (const std::string& o : c.options) {
     given += (given.empty() ? "" : ", ") + o;
   }

@@ -203,8 +203,8 @@ MaskPlan Masker::plan(const std::vector<ColumnSource>& columns) const {
       }
       if (computed && !rule.columns.empty()) {
         if (rule.computed == Computed::kDeny && !plan.error) {
-          plan.error = "computed column \"" + src.name + "\" under mask rule " + rule.id +
-                       " denied";
+          plan.error =
+              "computed column \"" + src.name + "\" under mask rule " + rule.id + " denied";
         }
         if (rule.computed == Computed::kRedact && cp.whole_rule < 0 && !cp.derived) {
           cp.whole_rule = static_cast<int>(r);

@@ -71,11 +71,11 @@ struct ColumnSource {
 class Masker;
 
 struct ColumnPlan {
-  int whole_rule = -1;                // rule replacing the whole cell; -1 = none
-  bool computed_redact = false;       // whole-cell redact due to `computed: redact`
-  bool derived = false;               // whole-cell mask with the rule's `derived` strategy
+  int whole_rule = -1;                  // rule replacing the whole cell; -1 = none
+  bool computed_redact = false;         // whole-cell redact due to `computed: redact`
+  bool derived = false;                 // whole-cell mask with the rule's `derived` strategy
   std::vector<uint16_t> content_rules;  // content rules scanning this column, in order
-  uint64_t detectors = 0;             // union of their detector bits
+  uint64_t detectors = 0;               // union of their detector bits
   bool active() const { return whole_rule >= 0 || detectors != 0; }
 };
 
@@ -119,8 +119,8 @@ class Masker : public std::enable_shared_from_this<Masker> {
   CellAction mask_cell(const ColumnPlan& column, std::string_view value, std::string& out,
                        MaskCounts& counts) const;
   // Same, with the prefilter already run (DetectorSet::prefilter_regions): `hits` are its bits.
-  CellAction mask_cell_prefiltered(const ColumnPlan& column, std::string_view value,
-                                   uint64_t hits, std::string& out, MaskCounts& counts) const;
+  CellAction mask_cell_prefiltered(const ColumnPlan& column, std::string_view value, uint64_t hits,
+                                   std::string& out, MaskCounts& counts) const;
   // Applies every content rule (columns ignored) to free text; null → the redact marker.
   std::string mask_free_text(std::string_view text, MaskCounts& counts) const;
 

@@ -1,8 +1,7 @@
 #include "policy/statement_policy.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "sql/function_catalog.h"
@@ -44,8 +43,8 @@ std::vector<std::string_view> split_dots(std::string_view s) {
   size_t start = 0;
   while (true) {
     const size_t dot = s.find('.', start);
-    out.push_back(s.substr(start, dot == std::string_view::npos ? std::string_view::npos
-                                                                 : dot - start));
+    out.push_back(
+        s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
     if (dot == std::string_view::npos) {
       return out;
     }
@@ -307,8 +306,7 @@ Verdict evaluate_rules(const config::Policy& policy, const sql::Command& cmd) {
     if (!hit) {
       continue;
     }
-    const Decision d =
-        r.action == config::RuleAction::kHold ? Decision::kHold : Decision::kDeny;
+    const Decision d = r.action == config::RuleAction::kHold ? Decision::kHold : Decision::kDeny;
     Verdict v = make(d, policy, n, hit_kind.value_or(primary),
                      std::string(decision_name(d)) + " by " + rule_label(n));
     v.message = r.message;

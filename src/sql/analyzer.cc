@@ -3,10 +3,9 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "sql/shape_key.h"
@@ -96,9 +95,10 @@ Analysis analyze_uncached(std::string_view sql, AnalysisTrace* trace) {
   for (size_t i = 0; i < tree->n_stmts; ++i) {
     const PgQuery__RawStmt* raw = tree->stmts[i];
     Command cmd;
-    const size_t loc = std::min<size_t>(raw->stmt_location < 0 ? 0 : raw->stmt_location, sql.size());
-    const size_t len = raw->stmt_len <= 0 ? sql.size() - loc
-                                          : std::min<size_t>(raw->stmt_len, sql.size() - loc);
+    const size_t loc =
+        std::min<size_t>(raw->stmt_location < 0 ? 0 : raw->stmt_location, sql.size());
+    const size_t len =
+        raw->stmt_len <= 0 ? sql.size() - loc : std::min<size_t>(raw->stmt_len, sql.size() - loc);
     cmd.text = std::string(trim(sql.substr(loc, len)));
     WalkResult w = walk_statement(raw->stmt, cmd);
     if (w.too_deep) {
@@ -126,7 +126,8 @@ Analysis analyze_uncached(std::string_view sql, AnalysisTrace* trace) {
 namespace {
 
 bool has_high_bit(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
 // Under a single-byte server encoding, a statement whose unquoted identifiers hold non-ASCII
@@ -136,8 +137,8 @@ std::optional<std::string> unreadable_under(const ParseContext& ctx, std::string
   if (!ctx.server_single_byte) {
     return std::nullopt;
   }
-  const bool risky = shape != nullptr && shape->cacheable ? shape->high_bit_identifier
-                                                          : has_high_bit(sql);
+  const bool risky =
+      shape != nullptr && shape->cacheable ? shape->high_bit_identifier : has_high_bit(sql);
   if (!risky) {
     return std::nullopt;
   }

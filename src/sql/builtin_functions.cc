@@ -28,11 +28,12 @@ constexpr std::string_view kTypes[] = {
 // PostgreSQL 15's operator names: SELECT DISTINCT oprname FROM pg_operator WHERE oid < 16384,
 // in byte order (binary_search below).
 constexpr std::string_view kBuiltinOperators[] = {
-    "!!", "!~", "!~*", "!~~", "!~~*", "#", "##", "#-", "#>", "#>>", "%", "&", "&&", "&<", "&<|",
-    "&>", "*", "*<", "*<=", "*<>", "*=", "*>", "*>=", "+", "-", "->", "->>", "-|-", "/", "<",
-    "<->", "<<", "<<=", "<<|", "<=", "<>", "<@", "<^", "=", ">", ">=", ">>", ">>=", ">^", "?",
-    "?#", "?&", "?-", "?-|", "?|", "?||", "@", "@-@", "@>", "@?", "@@", "@@@", "^", "^@", "|",
-    "|&>", "|/", "|>>", "||", "||/", "~", "~*", "~<=~", "~<~", "~=", "~>=~", "~>~", "~~", "~~*",
+    "!!",  "!~",  "!~*",  "!~~", "!~~*", "#",    "##",  "#-",  "#>",  "#>>", "%",   "&",   "&&",
+    "&<",  "&<|", "&>",   "*",   "*<",   "*<=",  "*<>", "*=",  "*>",  "*>=", "+",   "-",   "->",
+    "->>", "-|-", "/",    "<",   "<->",  "<<",   "<<=", "<<|", "<=",  "<>",  "<@",  "<^",  "=",
+    ">",   ">=",  ">>",   ">>=", ">^",   "?",    "?#",  "?&",  "?-",  "?-|", "?|",  "?||", "@",
+    "@-@", "@>",  "@?",   "@@",  "@@@",  "^",    "^@",  "|",   "|&>", "|/",  "|>>", "||",  "||/",
+    "~",   "~*",  "~<=~", "~<~", "~=",   "~>=~", "~>~", "~~",  "~~*",
 };
 
 Volatility volatility_of(char v) {
@@ -40,8 +41,9 @@ Volatility volatility_of(char v) {
 }
 
 std::pair<const Overload*, const Overload*> overloads_of(std::string_view name) {
-  const auto lo = std::lower_bound(std::begin(kOverloads), std::end(kOverloads), name,
-                                   [](const Overload& o, std::string_view n) { return o.name < n; });
+  const auto lo =
+      std::lower_bound(std::begin(kOverloads), std::end(kOverloads), name,
+                       [](const Overload& o, std::string_view n) { return o.name < n; });
   auto hi = lo;
   while (hi != std::end(kOverloads) && hi->name == name) {
     ++hi;

@@ -82,7 +82,7 @@ struct Item {
   bool known = true;                // cols is the complete list
   std::string schema_hint;          // where an unknown relation's columns would come from
   std::string table_hint;
-  std::vector<BaseColumn> extra;    // every column derives from these too (a function's args)
+  std::vector<BaseColumn> extra;  // every column derives from these too (a function's args)
   const ColumnLineage* find(std::string_view name) const {
     for (const ColumnLineage& c : cols) {
       if (c.name == name) {
@@ -140,11 +140,20 @@ bool statistics_value_column(std::string_view relation, std::string_view column)
 // The number of columns a function in FROM yields when no column list says so: the set-returning
 // built-ins of one column (and unnest of n arrays). Anything else is not counted.
 std::optional<size_t> function_column_count(std::string_view name, size_t nargs) {
-  static constexpr std::string_view kOneColumn[] = {
-      "generate_series", "generate_subscripts", "regexp_matches", "regexp_split_to_table",
-      "string_to_table", "json_array_elements", "json_array_elements_text",
-      "jsonb_array_elements", "jsonb_array_elements_text", "json_object_keys",
-      "jsonb_object_keys", "jsonb_path_query", "pg_ls_dir", "unnest"};
+  static constexpr std::string_view kOneColumn[] = {"generate_series",
+                                                    "generate_subscripts",
+                                                    "regexp_matches",
+                                                    "regexp_split_to_table",
+                                                    "string_to_table",
+                                                    "json_array_elements",
+                                                    "json_array_elements_text",
+                                                    "jsonb_array_elements",
+                                                    "jsonb_array_elements_text",
+                                                    "json_object_keys",
+                                                    "jsonb_object_keys",
+                                                    "jsonb_path_query",
+                                                    "pg_ls_dir",
+                                                    "unnest"};
   if (name == "unnest") {
     return std::max<size_t>(1, nargs);
   }
@@ -156,20 +165,54 @@ std::optional<size_t> function_column_count(std::string_view name, size_t nargs)
   if (is_builtin_function_name(name)) {
     // A scalar built-in in FROM yields one column; the set-returning ones with several
     // (json_each, pg_options_to_table, ...) are not counted here.
-    static constexpr std::string_view kMulti[] = {
-        "json_each", "json_each_text", "jsonb_each", "jsonb_each_text", "pg_options_to_table",
-        "pg_get_keywords", "ts_stat", "ts_debug", "ts_parse", "ts_token_type", "aclexplode",
-        "pg_partition_tree", "pg_lock_status", "pg_show_all_settings", "pg_stat_get_activity",
-        "pg_get_object_address", "pg_identify_object", "pg_identify_object_as_address",
-        "pg_sequence_parameters", "pg_control_system", "pg_control_checkpoint",
-        "pg_control_init", "pg_control_recovery", "pg_walfile_name_offset",
-        "pg_stat_file", "pg_get_backend_memory_contexts", "pg_hba_file_rules",
-        "jsonb_to_record", "json_to_record", "jsonb_to_recordset", "json_to_recordset",
-        "jsonb_populate_record", "json_populate_record", "jsonb_populate_recordset",
-        "json_populate_recordset", "pg_timezone_names", "pg_timezone_abbrevs",
-        "pg_cursor", "pg_prepared_statement", "pg_prepared_xact", "pg_get_replication_slots",
-        "pg_ls_logdir", "pg_ls_waldir", "pg_ls_tmpdir", "pg_ls_archive_statusdir",
-        "pg_mcv_list_items", "pg_event_trigger_ddl_commands", "pg_event_trigger_dropped_objects"};
+    static constexpr std::string_view kMulti[] = {"json_each",
+                                                  "json_each_text",
+                                                  "jsonb_each",
+                                                  "jsonb_each_text",
+                                                  "pg_options_to_table",
+                                                  "pg_get_keywords",
+                                                  "ts_stat",
+                                                  "ts_debug",
+                                                  "ts_parse",
+                                                  "ts_token_type",
+                                                  "aclexplode",
+                                                  "pg_partition_tree",
+                                                  "pg_lock_status",
+                                                  "pg_show_all_settings",
+                                                  "pg_stat_get_activity",
+                                                  "pg_get_object_address",
+                                                  "pg_identify_object",
+                                                  "pg_identify_object_as_address",
+                                                  "pg_sequence_parameters",
+                                                  "pg_control_system",
+                                                  "pg_control_checkpoint",
+                                                  "pg_control_init",
+                                                  "pg_control_recovery",
+                                                  "pg_walfile_name_offset",
+                                                  "pg_stat_file",
+                                                  "pg_get_backend_memory_contexts",
+                                                  "pg_hba_file_rules",
+                                                  "jsonb_to_record",
+                                                  "json_to_record",
+                                                  "jsonb_to_recordset",
+                                                  "json_to_recordset",
+                                                  "jsonb_populate_record",
+                                                  "json_populate_record",
+                                                  "jsonb_populate_recordset",
+                                                  "json_populate_recordset",
+                                                  "pg_timezone_names",
+                                                  "pg_timezone_abbrevs",
+                                                  "pg_cursor",
+                                                  "pg_prepared_statement",
+                                                  "pg_prepared_xact",
+                                                  "pg_get_replication_slots",
+                                                  "pg_ls_logdir",
+                                                  "pg_ls_waldir",
+                                                  "pg_ls_tmpdir",
+                                                  "pg_ls_archive_statusdir",
+                                                  "pg_mcv_list_items",
+                                                  "pg_event_trigger_ddl_commands",
+                                                  "pg_event_trigger_dropped_objects"};
     for (std::string_view n : kMulti) {
       if (n == name) {
         return std::nullopt;
@@ -748,7 +791,8 @@ class Builder {
     from(j->larg, scope, depth + 1);
     const size_t star_mid = scope.star.size();
     from(j->rarg, scope, depth + 1);
-    std::vector<ColumnLineage> left(scope.star.begin() + star_before, scope.star.begin() + star_mid);
+    std::vector<ColumnLineage> left(scope.star.begin() + star_before,
+                                    scope.star.begin() + star_mid);
     std::vector<ColumnLineage> right(scope.star.begin() + star_mid, scope.star.end());
     predicate(j->quals ? &j->quals->base : nullptr, scope, depth + 1);
     std::vector<std::string> using_names;
@@ -888,8 +932,8 @@ class Builder {
         continue;
       }
       const std::string column = text(n->res_target->name);
-      ColumnLineage v = expr(n->res_target->val ? &n->res_target->val->base : nullptr, scope,
-                             depth + 1);
+      ColumnLineage v =
+          expr(n->res_target->val ? &n->res_target->val->base : nullptr, scope, depth + 1);
       // A column set from itself (SET email = lower(email)) keeps its value where it was.
       std::vector<BaseColumn> elsewhere;
       for (const BaseColumn& c : v.sources) {
@@ -963,11 +1007,12 @@ class Builder {
     for (size_t i = 0; i < c->n_attlist; ++i) {
       const std::string_view name = string_of(c->attlist[i]);
       const ColumnLineage* col = t.find(name);
-      ColumnLineage l = col != nullptr ? *col
-                                       : ColumnLineage{std::string(name),
-                                                       {BaseColumn{t.schema_hint, t.table_hint,
-                                                                   std::string(name)}},
-                                                       false};
+      ColumnLineage l =
+          col != nullptr
+              ? *col
+              : ColumnLineage{std::string(name),
+                              {BaseColumn{t.schema_hint, t.table_hint, std::string(name)}},
+                              false};
       read(l.sources);
       out_.outputs.push_back(std::move(l));
     }

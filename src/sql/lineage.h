@@ -55,8 +55,8 @@ struct Lineage {
   std::vector<BaseColumn> reads;       // every column referenced anywhere (views' bodies too)
   std::vector<BaseColumn> predicates;  // referenced in WHERE, ON, HAVING, GROUP/ORDER BY, ...
   std::vector<SideChannel> side_channels;
-  std::string cursor;             // DECLARE name: these outputs are the cursor's rows
-  std::string fetch_cursor;       // FETCH/MOVE name: the outputs are that cursor's
+  std::string cursor;                // DECLARE name: these outputs are the cursor's rows
+  std::string fetch_cursor;          // FETCH/MOVE name: the outputs are that cursor's
   std::optional<std::string> error;  // could not be computed: treat every result as derived
 };
 

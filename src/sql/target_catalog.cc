@@ -78,14 +78,17 @@ class Resolver {
  public:
   Resolver(const Command& src, const TargetCatalog& catalog, Analyzer& analyzer,
            std::set<uint32_t>& visited, int depth)
-      : src_(src), catalog_(catalog), analyzer_(analyzer), objects_(catalog.objects()),
-        visited_(visited), depth_(depth) {}
+      : src_(src),
+        catalog_(catalog),
+        analyzer_(analyzer),
+        objects_(catalog.objects()),
+        visited_(visited),
+        depth_(depth) {}
 
   std::optional<Command> run() {
     if (objects_ == nullptr) {
-      add_call(w(), FunctionCall{"<target catalog>", -1, CallClass::kUnknown,
-                                 Volatility::kVolatile, false,
-                                 "the target's catalog could not be read"});
+      add_call(w(), FunctionCall{"<target catalog>", -1, CallClass::kUnknown, Volatility::kVolatile,
+                                 false, "the target's catalog could not be read"});
       return std::move(out_);
     }
     calls();
@@ -149,8 +152,7 @@ class Resolver {
       }
       // The server may pick the user function over the built-in (a better-matching argument
       // type, or a search_path that names its schema first): user code.
-      out.resolved = (c.builtin ? "may resolve to the user function " : "") +
-                     join_described(found);
+      out.resolved = (c.builtin ? "may resolve to the user function " : "") + join_described(found);
       out.cls = is_dangerous_extension_function(name) ? CallClass::kDangerous : CallClass::kUser;
       for (const UserFunction* f : found) {
         out.volatility = std::max(out.volatility, f->volatility);
@@ -263,8 +265,8 @@ class Resolver {
         // A CTE or sub-select: a column only if the statement itself names it so.
         bool named = false;
         for (const auto& [a, columns] : src_.alias_columns) {
-          named = named || (a == r.qualifier && std::find(columns.begin(), columns.end(),
-                                                          r.name) != columns.end());
+          named = named || (a == r.qualifier &&
+                            std::find(columns.begin(), columns.end(), r.name) != columns.end());
         }
         if (!named) {
           return false;

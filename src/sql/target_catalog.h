@@ -68,8 +68,8 @@ struct Relation {
   std::string schema;
   std::string name;
   char relkind = 'r';  // r table, v view, m materialized view, f foreign, p partitioned, S seq
-  std::vector<std::string> columns;              // in attnum order, dropped ones left out
-  std::optional<std::string> view_definition;    // views: pg_get_viewdef
+  std::vector<std::string> columns;            // in attnum order, dropped ones left out
+  std::optional<std::string> view_definition;  // views: pg_get_viewdef
   bool has_column(std::string_view c) const;
 };
 
@@ -97,8 +97,7 @@ class TargetCatalog {
   void set_objects(std::shared_ptr<const CatalogObjects> objects, uint64_t generation);
   // nullptr when that name was not looked up (or expired).
   std::shared_ptr<const RelationLookup> relations(const std::string& name_as_written) const;
-  void set_relations(const std::string& name_as_written, RelationLookup found,
-                     uint64_t generation);
+  void set_relations(const std::string& name_as_written, RelationLookup found, uint64_t generation);
 
   // Lineage of statements (sql/lineage.h) by exact text, made from this catalog's relations.
   std::shared_ptr<const struct Lineage> lineage(const std::string& statement) const;

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "core/ascii.h"
+#include "sql/function_catalog.h"
 #include "sql/parse_settings.h"
 #include "sql/pg_tree.h"
-#include "sql/function_catalog.h"
 
 namespace custos::sql {
 namespace {
@@ -288,9 +288,9 @@ class Walker {
       return false;
     }
     const std::string_view name = inner->descriptor->short_name;
-    for (std::string_view p : {"Create", "Alter", "Drop", "Rename", "Comment", "SecLabel", "Define",
-                               "Index", "View", "Rule", "Composite", "ImportForeign",
-                               "ReplicaIdentity"}) {
+    for (std::string_view p :
+         {"Create", "Alter", "Drop", "Rename", "Comment", "SecLabel", "Define", "Index", "View",
+          "Rule", "Composite", "ImportForeign", "ReplicaIdentity"}) {
       if (name.starts_with(p)) {
         return true;
       }
@@ -816,7 +816,8 @@ class Walker {
     children(&into->base);
   }
 
-  void dml(const ProtobufCMessage* m, const ProtobufCMessage* target, const PgQuery__WithClause* w) {
+  void dml(const ProtobufCMessage* m, const ProtobufCMessage* target,
+           const PgQuery__WithClause* w) {
     if (target != nullptr) {
       write_targets_.push_back(target);
     }
@@ -852,9 +853,8 @@ class Walker {
       std::vector<std::string> columns;
       for (size_t k = 0; k < cte->n_aliascolnames; ++k) {
         const PgQuery__Node* n = cte->aliascolnames[k];
-        columns.emplace_back(n->node_case == PG_QUERY__NODE__NODE_STRING && n->string->sval
-                                 ? n->string->sval
-                                 : "");
+        columns.emplace_back(
+            n->node_case == PG_QUERY__NODE__NODE_STRING && n->string->sval ? n->string->sval : "");
       }
       cte_columns_[names[i]] = columns.empty() ? output_names(cte->ctequery, nullptr) : columns;
       scopes_.emplace_back(names.begin(), w->recursive ? names.end() : names.begin() + i);
@@ -902,7 +902,8 @@ class Walker {
       const PgQuery__ResTarget* rt = t->res_target;
       std::string name = rt->name != nullptr ? rt->name : "";
       if (name.empty() && rt->val != nullptr &&
-          rt->val->node_case == PG_QUERY__NODE__NODE_COLUMN_REF && rt->val->column_ref->n_fields > 0) {
+          rt->val->node_case == PG_QUERY__NODE__NODE_COLUMN_REF &&
+          rt->val->column_ref->n_fields > 0) {
         const PgQuery__ColumnRef* c = rt->val->column_ref;
         name = std::string(pg_tree::string_of(c->fields[c->n_fields - 1]));
       }
@@ -1177,8 +1178,10 @@ class Walker {
           case PG_QUERY__A__CONST__VAL_IVAL:
             return Value{Value::Type::kNumber, false, static_cast<double>(c->ival->ival), {}};
           case PG_QUERY__A__CONST__VAL_FVAL:
-            return Value{Value::Type::kNumber, false,
-                         c->fval->fval ? std::strtod(c->fval->fval, nullptr) : 0.0, {}};
+            return Value{Value::Type::kNumber,
+                         false,
+                         c->fval->fval ? std::strtod(c->fval->fval, nullptr) : 0.0,
+                         {}};
           case PG_QUERY__A__CONST__VAL_BOOLVAL:
             return Value{Value::Type::kBool, c->boolval->boolval != 0, 0, {}};
           case PG_QUERY__A__CONST__VAL_SVAL:
@@ -1298,7 +1301,8 @@ class Walker {
 
   std::optional<Value> fold_compare(const PgQuery__AExpr* e, int depth) {
     if (e->kind != PG_QUERY__A__EXPR__KIND__AEXPR_OP || e->n_name != 1 ||
-        e->name[0]->node_case != PG_QUERY__NODE__NODE_STRING || e->name[0]->string->sval == nullptr) {
+        e->name[0]->node_case != PG_QUERY__NODE__NODE_STRING ||
+        e->name[0]->string->sval == nullptr) {
       return std::nullopt;
     }
     const std::string_view op = e->name[0]->string->sval;

@@ -75,8 +75,8 @@ TEST(AnalyzerCachePoisoningTest, ParseContextIsPartOfTheKey) {
   auto latin = a.analyze("SELECT * FROM kunden_ÄBC", ParseContext{true});
   ASSERT_TRUE(latin->parse_error);
   EXPECT_NE(latin->parse_error->find("quote the identifier"), std::string::npos);
-  EXPECT_FALSE(a.analyze("SELECT * FROM \"kunden_ÄBC\" WHERE n = 'Ä'", ParseContext{true})
-                   ->parse_error);
+  EXPECT_FALSE(
+      a.analyze("SELECT * FROM \"kunden_ÄBC\" WHERE n = 'Ä'", ParseContext{true})->parse_error);
   EXPECT_TRUE(server_encoding_is_single_byte("LATIN1"));
   EXPECT_TRUE(server_encoding_is_single_byte("SQL_ASCII"));
   EXPECT_FALSE(server_encoding_is_single_byte("UTF8"));
@@ -119,13 +119,31 @@ std::vector<std::string> corpus_statements() {
 
 // `sql` with each literal the shape scanner found replaced by another of its class.
 std::string substitute(const std::string& sql, const ShapeKey& shape, std::mt19937& rng) {
-  static const std::vector<std::string> kNumbers = {"0", "1", "2", "42", "3.5", "1e3",
-                                                    "99999999999", "0.0"};
-  static const std::vector<std::string> kStrings = {
-      "''", "'on'", "'off'", "'true'", "'false'", "'0'", "'1'", "'role'", "'admin'",
-      "'standard_conforming_strings'", "'default_transaction_read_only'", "'search_path'",
-      "'public, pg_catalog'", "'SJIS'", "'UTF8'", "'/etc/passwd'", "'pg_catalog.pg_class'",
-      "'x'", "'select 1'", "'analyze'", "'transaction_read_only'", "'s1'", "$$d$$"};
+  static const std::vector<std::string> kNumbers = {"0",   "1",   "2",           "42",
+                                                    "3.5", "1e3", "99999999999", "0.0"};
+  static const std::vector<std::string> kStrings = {"''",
+                                                    "'on'",
+                                                    "'off'",
+                                                    "'true'",
+                                                    "'false'",
+                                                    "'0'",
+                                                    "'1'",
+                                                    "'role'",
+                                                    "'admin'",
+                                                    "'standard_conforming_strings'",
+                                                    "'default_transaction_read_only'",
+                                                    "'search_path'",
+                                                    "'public, pg_catalog'",
+                                                    "'SJIS'",
+                                                    "'UTF8'",
+                                                    "'/etc/passwd'",
+                                                    "'pg_catalog.pg_class'",
+                                                    "'x'",
+                                                    "'select 1'",
+                                                    "'analyze'",
+                                                    "'transaction_read_only'",
+                                                    "'s1'",
+                                                    "$$d$$"};
   std::string out;
   size_t at = 0;
   for (const auto& [b, e] : shape.literals) {

@@ -1,6 +1,8 @@
 // The built-in catalog and its review: every volatile built-in is reviewed, every reviewed name
 // exists, and calls are judged by the overloads their argument count can reach.
 
+#include "sql/function_catalog.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include <string>
 
 #include "sql/analyzer.h"
-#include "sql/function_catalog.h"
 
 namespace custos::sql {
 namespace {
@@ -39,9 +40,8 @@ TEST(FunctionCatalogTest, EveryVolatileBuiltinIsReviewed) {
 TEST(FunctionCatalogTest, EveryReviewedNameIsABuiltin) {
   const auto names = builtin_function_names();
   for (std::string_view pattern : reviewed_names()) {
-    const bool found = std::any_of(names.begin(), names.end(), [&](const BuiltinName& b) {
-      return matches(pattern, b.name);
-    });
+    const bool found = std::any_of(names.begin(), names.end(),
+                                   [&](const BuiltinName& b) { return matches(pattern, b.name); });
     EXPECT_TRUE(found) << "reviewed name matches no built-in (typo?): " << pattern;
   }
 }
@@ -111,16 +111,21 @@ TEST(AnalyzerCallsTest, SelectIntoAnywhereCreatesATable) {
               c.tables_written.end())
         << sql;
   }
-  EXPECT_FALSE(one("EXPLAIN SELECT * INTO new_t FROM t UNION SELECT * FROM u").has_kind(Kind::kDdl));
+  EXPECT_FALSE(
+      one("EXPLAIN SELECT * INTO new_t FROM t UNION SELECT * FROM u").has_kind(Kind::kDdl));
 }
 
 TEST(AnalyzerCallsTest, WaysToLiftTheReadOnlyGuard) {
   for (const char* sql : {
-           "SET default_transaction_read_only = off", "SET transaction_read_only TO false",
-           "SET SESSION default_transaction_read_only = 0", "RESET default_transaction_read_only",
-           "SET transaction_read_only TO DEFAULT", "BEGIN READ WRITE",
+           "SET default_transaction_read_only = off",
+           "SET transaction_read_only TO false",
+           "SET SESSION default_transaction_read_only = 0",
+           "RESET default_transaction_read_only",
+           "SET transaction_read_only TO DEFAULT",
+           "BEGIN READ WRITE",
            "START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE",
-           "SET TRANSACTION READ WRITE", "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+           "SET TRANSACTION READ WRITE",
+           "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
            "SELECT set_config('default_transaction_read_only', 'off', false)",
            "SELECT set_config('transaction_read_only', 'no', true)",
            "SELECT set_config(name, 'off', false) FROM settings_to_apply",
@@ -129,17 +134,22 @@ TEST(AnalyzerCallsTest, WaysToLiftTheReadOnlyGuard) {
     EXPECT_TRUE(one(sql).disables_read_only) << sql;
   }
   for (const char* sql : {
-           "BEGIN", "BEGIN READ ONLY", "SET default_transaction_read_only = on",
-           "SET TRANSACTION READ ONLY", "SELECT set_config('transaction_read_only', 'on', true)",
-           "SET statement_timeout = 0", "SELECT 1",
+           "BEGIN",
+           "BEGIN READ ONLY",
+           "SET default_transaction_read_only = on",
+           "SET TRANSACTION READ ONLY",
+           "SELECT set_config('transaction_read_only', 'on', true)",
+           "SET statement_timeout = 0",
+           "SELECT 1",
        }) {
     EXPECT_FALSE(one(sql).disables_read_only) << sql;
   }
 }
 
 TEST(AnalyzerCallsTest, NamesTheTargetMustResolve) {
-  Command c = one("SELECT c.total, c.name, (c).x, n::citext, 'a'::text, 1::int "
-                  "FROM customers c JOIN (SELECT 1) s ON true WHERE c.id = 1 AND x ~~ 'a'");
+  Command c =
+      one("SELECT c.total, c.name, (c).x, n::citext, 'a'::text, 1::int "
+          "FROM customers c JOIN (SELECT 1) s ON true WHERE c.id = 1 AND x ~~ 'a'");
   EXPECT_EQ(c.attribute_refs,
             (std::vector<AttributeRef>{{"c", "total"}, {"c", "name"}, {"", "x"}, {"c", "id"}}));
   EXPECT_EQ(c.types, std::vector<std::string>{"citext"});

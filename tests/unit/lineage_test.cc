@@ -1,9 +1,10 @@
 // Lineage of result columns through every construct masking must follow, against a hand-built
 // catalog (the integration tests run the same against a real PostgreSQL).
 
+#include "sql/lineage.h"
+
 #include <gtest/gtest.h>
 
-#include "sql/lineage.h"
 #include "sql/target_catalog.h"
 
 namespace custos::sql {
@@ -21,11 +22,23 @@ class LineageTest : public ::testing::Test {
     catalog.set_objects(std::make_shared<CatalogObjects>(), 0);
     add({16400, "public", "customers", 'r', {"id", "name", "ssn"}, std::nullopt});
     add({16401, "public", "orders", 'r', {"id", "customer"}, std::nullopt});
-    add({16402, "public", "v_masked", 'v', {"id", "x"},
+    add({16402,
+         "public",
+         "v_masked",
+         'v',
+         {"id", "x"},
          " SELECT customers.id,\n    customers.ssn AS x\n   FROM customers;"});
-    add({16403, "public", "v_upper", 'v', {"u"}, " SELECT upper(customers.ssn) AS u FROM customers;"});
+    add({16403,
+         "public",
+         "v_upper",
+         'v',
+         {"u"},
+         " SELECT upper(customers.ssn) AS u FROM customers;"});
     add({16404, "public", "v_plain", 'v', {"name"}, " SELECT customers.name FROM customers;"});
-    RelationLookup stats{{Relation{12000, "pg_catalog", "pg_stats", 'v',
+    RelationLookup stats{{Relation{12000,
+                                   "pg_catalog",
+                                   "pg_stats",
+                                   'v',
                                    {"schemaname", "tablename", "attname", "most_common_vals"},
                                    " SELECT 1"}},
                          true};
@@ -63,7 +76,8 @@ TEST_F(LineageTest, BareColumnsThroughAliasesStarsSubqueriesAndCtes) {
 
 TEST_F(LineageTest, DerivedValuesCarryTheirSources) {
   for (const char* sql : {
-           "SELECT ssn || 'x' FROM customers", "SELECT reverse(ssn) FROM customers",
+           "SELECT ssn || 'x' FROM customers",
+           "SELECT reverse(ssn) FROM customers",
            "SELECT translate(ssn, '0123456789', 'abcdefghij') FROM customers",
            "SELECT encode(ssn::bytea, 'hex') FROM customers",
            "SELECT string_agg(ssn, ',') FROM customers",
@@ -74,9 +88,12 @@ TEST_F(LineageTest, DerivedValuesCarryTheirSources) {
            "SELECT name FROM customers UNION ALL SELECT ssn FROM customers",
            "WITH RECURSIVE r(v) AS (SELECT ssn FROM customers UNION SELECT v || '' FROM r) "
            "SELECT v FROM r",
-           "SELECT c FROM customers c", "SELECT row_to_json(c) FROM customers c",
-           "SELECT c::text FROM customers c", "SELECT to_jsonb(c.*) FROM customers c",
-           "SELECT x FROM v_upper v(x)", "SELECT lag(name) OVER (ORDER BY ssn) FROM customers",
+           "SELECT c FROM customers c",
+           "SELECT row_to_json(c) FROM customers c",
+           "SELECT c::text FROM customers c",
+           "SELECT to_jsonb(c.*) FROM customers c",
+           "SELECT x FROM v_upper v(x)",
+           "SELECT lag(name) OVER (ORDER BY ssn) FROM customers",
            "SELECT u FROM unnest(ARRAY(SELECT ssn FROM customers)) AS u",
            "SELECT t.v || '' FROM customers, LATERAL (SELECT ssn AS v) t",
            "SELECT j.value FROM customers JOIN orders o ON o.customer = customers.id, "
@@ -173,7 +190,7 @@ TEST_F(LineageTest, WhatCannotBePlacedIsOverApproximated) {
   l = of("SELECT j.* FROM customers, json_each(json_build_object('k', ssn)) j");
   EXPECT_FALSE(l.outputs_known);  // json_each's columns are not listed
   l = of("SELECT f.a FROM customers, my_function(ssn) f");
-  EXPECT_TRUE(has(l.outputs[0].sources, kSsn));  // a function's columns derive from its args
+  EXPECT_TRUE(has(l.outputs[0].sources, kSsn));      // a function's columns derive from its args
   l = of("SELECT c.nosuchcolumn FROM customers c");  // attribute notation: nosuchcolumn(c)
   EXPECT_TRUE(has(l.outputs[0].sources, kSsn));
 }

@@ -209,12 +209,14 @@ TEST(AnalyzerCacheTest, SetIsCachedByShapeUnlessItsValueMatters) {
 }
 
 TEST(ShapeKeyTest, LiteralsReplacedStructureKept) {
-  ShapeKey k = make_shape_key("SELECT 'a', E'\\'x', $t$ ; $t$, 1.5e3, \"c;1\" FROM t1 WHERE a = $1; SELECT 2");
+  ShapeKey k = make_shape_key(
+      "SELECT 'a', E'\\'x', $t$ ; $t$, 1.5e3, \"c;1\" FROM t1 WHERE a = $1; SELECT 2");
   ASSERT_TRUE(k.cacheable);
   EXPECT_EQ(k.key, "SELECT '?', '?', $?$, 0.0, \"c;1\" FROM t1 WHERE a = $1; SELECT 0");
   ASSERT_EQ(k.statements.size(), 2u);
   // Token types the grammar tells apart stay apart: varchar(3) takes only an integer.
-  EXPECT_NE(make_shape_key("SELECT x::varchar(3)").key, make_shape_key("SELECT x::varchar(3.5)").key);
+  EXPECT_NE(make_shape_key("SELECT x::varchar(3)").key,
+            make_shape_key("SELECT x::varchar(3.5)").key);
   EXPECT_NE(make_shape_key("SELECT 1").key, make_shape_key("SELECT 99999999999").key);
   EXPECT_EQ(make_shape_key("SELECT 1").key, make_shape_key("SELECT 2147483647").key);
   EXPECT_NE(make_shape_key("SELECT '1'").key, make_shape_key("SELECT B'1'").key);

@@ -1,10 +1,11 @@
 // Resolution of a statement's names against the target's catalog (a hand-built one here; the
 // integration tests resolve against a real PostgreSQL).
 
+#include "sql/target_catalog.h"
+
 #include <gtest/gtest.h>
 
 #include "sql/analyzer.h"
-#include "sql/target_catalog.h"
 
 namespace custos::sql {
 namespace {
@@ -29,10 +30,10 @@ class TargetCatalogTest : public ::testing::Test {
     add(fn("public", "leak", 1, Volatility::kVolatile, "sql"));
     add(fn("public", "report", 0, Volatility::kStable, "plpgsql"));
     add(fn("pg_temp_3", "length", 1, Volatility::kVolatile, "sql"));  // never found unqualified
-    objects->operators.emplace("===", UserOperator{"public", "===", "public.eq3",
-                                                   Volatility::kImmutable, "plpgsql"});
-    objects->operators.emplace("=", UserOperator{"public", "=", "public.citext_eq",
-                                                 Volatility::kImmutable, "c"});
+    objects->operators.emplace(
+        "===", UserOperator{"public", "===", "public.eq3", Volatility::kImmutable, "plpgsql"});
+    objects->operators.emplace(
+        "=", UserOperator{"public", "=", "public.citext_eq", Volatility::kImmutable, "c"});
     objects->types.emplace("citext", UserType{"public", "citext", 'b', false, false, true});
     objects->types.emplace("email", UserType{"public", "email", 'd', true, true, false});
     objects->types.emplace("mood", UserType{"public", "mood", 'e', false, false, false});
@@ -40,7 +41,11 @@ class TargetCatalogTest : public ::testing::Test {
 
     Relation customers{16400, "public", "customers", 'r', {"id", "name", "ssn"}, std::nullopt};
     Relation tt{16410, "public", "tt", 'r', {"a", "b"}, std::nullopt};
-    Relation v_leak{16420, "public", "v_leak", 'v', {"n", "name"},
+    Relation v_leak{16420,
+                    "public",
+                    "v_leak",
+                    'v',
+                    {"n", "name"},
                     " SELECT nextval('s'::regclass) AS n,\n    customers.name\n   FROM customers;"};
     Relation v_user{16430, "public", "v_user", 'v', {"leak"}, " SELECT t.leak\n   FROM tt t;"};
     Relation v_nested{16440, "public", "v_nested", 'v', {"n"}, " SELECT n FROM v_leak;"};
@@ -107,7 +112,7 @@ TEST_F(TargetCatalogTest, ViewsAreJudgedByTheirDefinition) {
   ASSERT_NE(call(c, "nextval"), nullptr);
   EXPECT_NE(call(c, "nextval")->resolved.find("in view public.v_leak"), std::string::npos);
   EXPECT_TRUE(resolved("SELECT * FROM v_nested").has_kind(Kind::kUpdate));  // view on a view
-  EXPECT_TRUE(resolved("SELECT * FROM v_user").has_kind(Kind::kCall));       // body's attribute call
+  EXPECT_TRUE(resolved("SELECT * FROM v_user").has_kind(Kind::kCall));      // body's attribute call
   EXPECT_EQ(resolved("SELECT * FROM v_plain").kinds, Kinds{Kind::kSelect});
   EXPECT_EQ(resolved("SELECT * FROM pg_class").kinds, Kinds{Kind::kSelect});
 }

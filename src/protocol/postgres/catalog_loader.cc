@@ -1,7 +1,6 @@
 #include "protocol/postgres/catalog_loader.h"
 
 #include <nlohmann/json.hpp>
-
 #include <set>
 
 namespace custos::postgres {
@@ -95,8 +94,11 @@ Result<std::shared_ptr<const sql::CatalogObjects>> parse_objects(const std::stri
     if (!f.is_array() || f.size() != 6) {
       continue;
     }
-    sql::UserFunction u{f[0].get<std::string>(), f[1].get<std::string>(), f[2].get<int>(),
-                        f[3].get<int>(), volatility_of(f[4].get<std::string>()),
+    sql::UserFunction u{f[0].get<std::string>(),
+                        f[1].get<std::string>(),
+                        f[2].get<int>(),
+                        f[3].get<int>(),
+                        volatility_of(f[4].get<std::string>()),
                         f[5].get<std::string>()};
     out->functions.emplace(u.name, std::move(u));
   }
@@ -104,9 +106,8 @@ Result<std::shared_ptr<const sql::CatalogObjects>> parse_objects(const std::stri
     if (!o.is_array() || o.size() != 5) {
       continue;
     }
-    sql::UserOperator u{o[0].get<std::string>(), o[1].get<std::string>(),
-                        o[2].get<std::string>(), volatility_of(o[3].get<std::string>()),
-                        o[4].get<std::string>()};
+    sql::UserOperator u{o[0].get<std::string>(), o[1].get<std::string>(), o[2].get<std::string>(),
+                        volatility_of(o[3].get<std::string>()), o[4].get<std::string>()};
     out->operators.emplace(u.name, std::move(u));
   }
   for (const json& t : doc.value("types", json::array())) {
@@ -114,9 +115,9 @@ Result<std::shared_ptr<const sql::CatalogObjects>> parse_objects(const std::stri
       continue;
     }
     const std::string typtype = t[2].get<std::string>();
-    sql::UserType u{t[0].get<std::string>(), t[1].get<std::string>(),
-                    typtype.empty() ? 'b' : typtype[0], t[3].get<bool>(), t[4].get<bool>(),
-                    t[5].get<bool>()};
+    sql::UserType u{
+        t[0].get<std::string>(), t[1].get<std::string>(), typtype.empty() ? 'b' : typtype[0],
+        t[3].get<bool>(),        t[4].get<bool>(),        t[5].get<bool>()};
     out->types.emplace(u.name, std::move(u));
   }
   return std::shared_ptr<const sql::CatalogObjects>(std::move(out));
@@ -165,7 +166,8 @@ std::string relation_lookup_sql(const std::vector<std::string>& names) {
     list += list.empty() ? "" : ", ";
     list += quote_literal(r);
   }
-  return "select pg_catalog.json_agg(pg_catalog.json_build_array(c.oid::int8, n.nspname, c.relname, "
+  return "select pg_catalog.json_agg(pg_catalog.json_build_array(c.oid::int8, n.nspname, "
+         "c.relname, "
          "c.relkind, case when c.relkind in ('v', 'm') then pg_catalog.pg_get_viewdef(c.oid) end, "
          "(select coalesce(pg_catalog.json_agg(a.attname order by a.attnum), '[]') "
          "from pg_catalog.pg_attribute a where a.attrelid = c.oid and a.attnum > 0 "

@@ -4,7 +4,6 @@
 // relations a statement names (their kind, columns and, for views, pg_get_viewdef).
 
 #include <asio.hpp>
-
 #include <string>
 #include <vector>
 

@@ -5,7 +5,6 @@
 // All of a session's coroutines run on one io_context thread: no locks inside.
 
 #include <asio.hpp>
-
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -18,19 +17,19 @@
 #include "core/bytes.h"
 #include "core/close_reason.h"
 #include "identity/principal.h"
-#include "policy/statement_policy.h"
-#include "sql/analyzer.h"
-#include "sql/lineage.h"
-#include "sql/target_catalog.h"
+#include "mask/masker.h"
+#include "mask/row_rewriter.h"
 #include "net/stream.h"
+#include "policy/statement_policy.h"
 #include "protocol/postgres/cancel_registry.h"
 #include "protocol/postgres/codec.h"
 #include "protocol/postgres/column_catalog.h"
 #include "protocol/postgres/row_batch_masker.h"
-#include "mask/masker.h"
-#include "mask/row_rewriter.h"
 #include "record/session_recorder.h"
 #include "server/services.h"
+#include "sql/analyzer.h"
+#include "sql/lineage.h"
+#include "sql/target_catalog.h"
 
 namespace custos::postgres {
 
@@ -91,7 +90,7 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   // The outcome of policy for one statement string.
   struct StatementDecision {
     bool allowed = true;
-    bool held = false;              // a hold rule matched: wait for approvers
+    bool held = false;  // a hold rule matched: wait for approvers
     const config::Rule* hold_rule = nullptr;
     const sql::Command* held_command = nullptr;
     policy::Verdict verdict;  // the deciding verdict (first denial, else the last allow)
@@ -238,9 +237,9 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   // portal → statement name. SQL-level PREPARE name → what it runs.
   std::unordered_map<std::string, PreparedStatement> prepared_;
   std::unordered_map<std::string, sql::Command> sql_prepared_;
-  bool skip_until_sync_ = false;  // a denied extended-protocol message: drop until Sync
+  bool skip_until_sync_ = false;              // a denied extended-protocol message: drop until Sync
   std::shared_ptr<core::Bytes> sync_inject_;  // error to send before the next Sync's ReadyForQuery
-  bool upstream_passthrough_drop_ = false;  // the streamed DataRow is beyond max_rows
+  bool upstream_passthrough_drop_ = false;    // the streamed DataRow is beyond max_rows
   // Masking: the policy's compiled rules, the plan of the result set being relayed, and the
   // masked-value counts of the current statement.
   std::shared_ptr<const mask::Masker> masker_;
@@ -289,7 +288,7 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   std::unique_ptr<asio::steady_timer> client_idle_;
   asio::awaitable<void> wait_until(const std::function<bool()>& ready);
   void notify_client_idle();
-  bool execute_approved_ = false;  // the Execute being handled was approved by a person
+  bool execute_approved_ = false;        // the Execute being handled was approved by a person
   std::unique_ptr<CatalogClient> side_;  // side connection (catalog, previews)
   std::unordered_map<std::string, std::string> portals_;
   // Set when the client's last message described a portal ('D' 'P'): if an Execute of that

@@ -110,7 +110,7 @@ void Session::note_catalog_changes(const sql::Analysis& analysis) {
 
 void Session::push_sync_marker(std::shared_ptr<core::Bytes> inject, bool barrier) {
   Pending marker{Pending::Kind::kSyncMarker, false, std::chrono::steady_clock::now(),
-                 std::move(inject), {}, 0};
+                 std::move(inject),          {},    0};
   marker.barrier = barrier || barrier_unsynced_;
   barrier_unsynced_ = false;
   if (marker.barrier) {

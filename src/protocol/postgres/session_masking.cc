@@ -49,8 +49,7 @@ CatalogClient& Session::side_connection() {
   return *side_;
 }
 
-std::shared_ptr<const sql::Analysis> Session::with_lineage(
-    std::shared_ptr<const sql::Analysis> a) {
+std::shared_ptr<const sql::Analysis> Session::with_lineage(std::shared_ptr<const sql::Analysis> a) {
   if (!masker_ || !masker_->protects_columns() || target_catalog_ == nullptr || a->parse_error ||
       a->statements.empty()) {
     return a;
@@ -239,8 +238,7 @@ asio::awaitable<void> Session::plan_for_copy_out(const Frame& f) {
     plan_error_ = "custos: COPY data withheld: custos cannot tell how its rows are written";
     co_return;
   }
-  if (!cmd->copy->options.empty() ||
-      (cmd->copy->format != "text" && cmd->copy->format != "csv")) {
+  if (!cmd->copy->options.empty() || (cmd->copy->format != "text" && cmd->copy->format != "csv")) {
     std::string given = cmd->copy->format == "text" || cmd->copy->format == "csv"
                             ? std::string()
                             : "FORMAT " + cmd->copy->format;
@@ -255,9 +253,8 @@ asio::awaitable<void> Session::plan_for_copy_out(const Frame& f) {
   const bool exact = lineage != nullptr && lineage->outputs_known &&
                      lineage->outputs.size() == cr->column_formats.size();
   const bool may_read_protected =
-      masker_->protects_columns() &&
-      (lineage == nullptr || lineage->error.has_value() ||
-       protected_source(lineage->reads).has_value());
+      masker_->protects_columns() && (lineage == nullptr || lineage->error.has_value() ||
+                                      protected_source(lineage->reads).has_value());
   std::vector<mask::ColumnSource> cols(cr->column_formats.size());
   for (size_t i = 0; i < cols.size(); ++i) {
     cols[i].format = cr->column_formats[i];

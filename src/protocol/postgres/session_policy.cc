@@ -10,14 +10,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/metrics.h"
-#include "protocol/postgres/message.h"
-#include "protocol/postgres/session.h"
-
 #include <asio/experimental/awaitable_operators.hpp>
 
+#include "core/metrics.h"
 #include "mask/lineage_check.h"
 #include "protocol/postgres/column_catalog.h"
+#include "protocol/postgres/message.h"
+#include "protocol/postgres/session.h"
 
 namespace custos::postgres {
 
@@ -122,8 +121,8 @@ Result<void> Session::record_denial(std::string_view sql, record::StatementMode 
   core::inc(core::metrics().statements_refused_total);
   spdlog::info("session={} identity={} connection={} statement denied: {}", id_,
                principal_->identity, connection_->name, policy::denial_message(d.verdict));
-  if (auto r = recorder_->on_statement(
-          record::StatementEvent{sql, mode, prepared, d.decision_json});
+  if (auto r =
+          recorder_->on_statement(record::StatementEvent{sql, mode, prepared, d.decision_json});
       !r) {
     return fail(ErrorCode::kRecording, r.error().message);
   }
@@ -143,7 +142,7 @@ Result<void> Session::record_forwarded(const record::StatementEvent& e) {
 }
 
 Result<void> Session::answer_denied_simple(std::string_view text, const StatementDecision& d,
-                                          std::chrono::steady_clock::time_point now) {
+                                           std::chrono::steady_clock::time_point now) {
   if (auto r = record_denial(text, record::StatementMode::kSimple, "", d); !r) {
     return r;
   }
@@ -155,9 +154,10 @@ Result<void> Session::answer_denied_simple(std::string_view text, const Statemen
 
 Result<void> Session::refuse_after_barrier(const Frame& f, const StatementDecision& d) {
   const auto now = std::chrono::steady_clock::now();
-  spdlog::info("session={} identity={} statement refused: pipelined after a statement that may "
-               "change how statements are read, before its Sync",
-               id_, principal_->identity);
+  spdlog::info(
+      "session={} identity={} statement refused: pipelined after a statement that may "
+      "change how statements are read, before its Sync",
+      id_, principal_->identity);
   if (f.type == 'P') {
     auto p = parse_parse(f.payload);
     if (!p) {
@@ -182,7 +182,7 @@ Result<void> Session::refuse_after_barrier(const Frame& f, const StatementDecisi
 }
 
 const Session::PreparedStatement* Session::prepared_for_portal(std::string_view portal,
-                                                                std::string* stmt_name) {
+                                                               std::string* stmt_name) {
   auto p = portals_.find(std::string(portal));
   if (p == portals_.end()) {
     return nullptr;
@@ -195,7 +195,7 @@ const Session::PreparedStatement* Session::prepared_for_portal(std::string_view 
 }
 
 Result<void> Session::on_query(const Frame& f, core::ByteView raw,
-                              std::optional<StatementDecision> decided) {
+                               std::optional<StatementDecision> decided) {
   auto q = parse_query(f.payload);
   if (!q) {
     return fail(ErrorCode::kProtocol, q.error().message);
@@ -228,15 +228,16 @@ Result<void> Session::on_query(const Frame& f, core::ByteView raw,
 }
 
 Result<void> Session::on_parse(const Frame& f, core::ByteView raw,
-                              std::shared_ptr<const sql::Analysis> analysis) {
+                               std::shared_ptr<const sql::Analysis> analysis) {
   auto p = parse_parse(f.payload);
   if (!p) {
     return fail(ErrorCode::kProtocol, p.error().message);
   }
   PreparedStatement ps;
   ps.sql = std::string(p->sql);
-  ps.analysis = analysis ? std::move(analysis)
-                         : with_lineage(resolve_loaded(services_.analyzer->analyze(p->sql, parse_ctx_)));
+  ps.analysis = analysis
+                    ? std::move(analysis)
+                    : with_lineage(resolve_loaded(services_.analyzer->analyze(p->sql, parse_ctx_)));
   auto d = decide(*ps.analysis);
   ps.barrier = d.barrier;
   if (d.held) {
@@ -396,8 +397,9 @@ asio::awaitable<bool> Session::hold_for_approval(StatementDecision& d, std::stri
   if (auto grant = services_.approvals->find_grant(principal_->identity, connection_->name,
                                                    fingerprint, now)) {
     record::Fields f;
-    f.str("grant_id", grant->id).str("approval_id", grant->approval_id).str("fingerprint",
-                                                                              fingerprint);
+    f.str("grant_id", grant->id)
+        .str("approval_id", grant->approval_id)
+        .str("fingerprint", fingerprint);
     if (auto r = recorder_->append_durable("grant_used", f); !r) {
       co_return false;
     }
@@ -427,7 +429,8 @@ asio::awaitable<bool> Session::hold_for_approval(StatementDecision& d, std::stri
   req.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(rule.hold_timeout);
   req.message = rule.message;
   if (rule.preview && d.held_command && analysis && analysis->statements.size() == 1 &&
-      (d.held_command->has_kind(sql::Kind::kUpdate) || d.held_command->has_kind(sql::Kind::kDelete) ||
+      (d.held_command->has_kind(sql::Kind::kUpdate) ||
+       d.held_command->has_kind(sql::Kind::kDelete) ||
        d.held_command->has_kind(sql::Kind::kInsert))) {
     // Dry run inside a transaction on a side connection, rolled back.
     auto tag = co_await side_connection().preview(std::string(sql));
@@ -449,9 +452,9 @@ asio::awaitable<bool> Session::hold_for_approval(StatementDecision& d, std::stri
                held->id());
   co_await wait_for_quiet_client_stream();
   core::Bytes notice;
-  encode_notice(notice, "NOTICE", "00000",
-                fmt::format("custos: statement held for approval {}; approve at {}", held->id(),
-                            url));
+  encode_notice(
+      notice, "NOTICE", "00000",
+      fmt::format("custos: statement held for approval {}; approve at {}", held->id(), url));
   std::vector<asio::const_buffer> notice_bufs;
   notice_bufs.push_back(asio::buffer(notice));
   co_await write_to_client(notice_bufs);

@@ -46,7 +46,8 @@ asio::awaitable<void> Session::relay() {
   // others' I/O, and this frame waits for all three before telling the client why.
   auto ex = co_await asio::this_coro::executor;
   auto self = shared_from_this();
-  relay_done_ = std::make_unique<asio::steady_timer>(ex, std::chrono::steady_clock::time_point::max());
+  relay_done_ =
+      std::make_unique<asio::steady_timer>(ex, std::chrono::steady_clock::time_point::max());
   idle_timer_ = std::make_unique<asio::steady_timer>(ex);
   relay_running_ = 3;
   in_relay_ = true;
@@ -71,14 +72,13 @@ asio::awaitable<void> Session::relay() {
     case CloseReason::upstream_eof:
     case CloseReason::upstream_error:
       if (!upstream_sent_fatal_) {
-        co_await send_error("FATAL", "08006",
-                            fmt::format("custos: connection to target \"{}\" was lost",
-                                        connection_->name));
+        co_await send_error(
+            "FATAL", "08006",
+            fmt::format("custos: connection to target \"{}\" was lost", connection_->name));
       }
       break;
     case CloseReason::idle_timeout:
-      co_await send_error("FATAL", "57P05",
-                          "custos: terminating connection due to idle timeout");
+      co_await send_error("FATAL", "57P05", "custos: terminating connection due to idle timeout");
       break;
     case CloseReason::protocol_error:
       co_await send_error("FATAL", "08P01", "custos: protocol violation; closing connection");
@@ -196,7 +196,8 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
         co_return;
       }
       if (!*decoded) {
-        if (readable.size() >= kHeaderSize && streams_through(char(readable[0]), Direction::kFrontend)) {
+        if (readable.size() >= kHeaderSize &&
+            streams_through(char(readable[0]), Direction::kFrontend)) {
           size_t wire = 1 + core::load_be32(readable.data() + 1);
           if (!skip_until_sync_) {
             core::append(out_up_, readable);
@@ -292,7 +293,8 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
       } else if (!skip_until_sync_ && frame.type == 'E') {
         auto exec = parse_execute(frame.payload);
         std::string stmt_name;
-        const PreparedStatement* ps = exec ? prepared_for_portal(exec->portal, &stmt_name) : nullptr;
+        const PreparedStatement* ps =
+            exec ? prepared_for_portal(exec->portal, &stmt_name) : nullptr;
         if (ps && ps->held) {
           hold_execute = true;
           StatementDecision d;
@@ -432,8 +434,13 @@ Result<void> Session::on_client_frame(const Frame& f, core::ByteView raw, bool& 
           !r) {
         return r;
       }
-      Pending pending{Pending::Kind::kStatement, false, now(), nullptr,
-                      ps ? ps->max_rows : std::nullopt, 0, masker_ && ps ? ps->analysis : nullptr};
+      Pending pending{Pending::Kind::kStatement,
+                      false,
+                      now(),
+                      nullptr,
+                      ps ? ps->max_rows : std::nullopt,
+                      0,
+                      masker_ && ps ? ps->analysis : nullptr};
       if (masker_ && described_portal != exec->portal) {
         // Rows are masked from a plan made from their RowDescription, with the formats chosen
         // at Bind. A client that re-executes without describing (JDBC, pgx, Npgsql do) would
@@ -520,8 +527,8 @@ asio::awaitable<void> Session::pump_upstream_to_client() {
 
     // Forward complete messages (and streamed row/copy bytes) straight from the read buffer;
     // only frames custos rewrites (denials, row limits) are copied.
-    size_t forward = 0;     // bytes of the read buffer dealt with
-    size_t run_start = 0;   // start of the current run of unchanged bytes
+    size_t forward = 0;    // bytes of the read buffer dealt with
+    size_t run_start = 0;  // start of the current run of unchanged bytes
     segments_.clear();
     rewritten_.clear();
     row_batch_.clear();
