@@ -392,6 +392,27 @@ std::string facts_json(const sql::Command& cmd) {
   j["tables_read"] = cmd.tables_read;
   j["tables_written"] = cmd.tables_written;
   j["functions"] = cmd.functions;
+  // How each call that is not plain computation was judged and resolved (the evidence of why).
+  nlohmann::json calls = nlohmann::json::array();
+  for (const sql::FunctionCall& c : cmd.calls) {
+    if (c.cls == sql::CallClass::kPure && c.resolved.empty()) {
+      continue;
+    }
+    nlohmann::json call;
+    call["name"] = c.name;
+    call["class"] = std::string(sql::call_class_name(c.cls));
+    call["volatility"] = std::string(sql::volatility_name(c.volatility));
+    if (!c.resolved.empty()) {
+      call["resolved"] = c.resolved;
+    }
+    calls.push_back(std::move(call));
+  }
+  if (!calls.empty()) {
+    j["calls"] = std::move(calls);
+  }
+  if (cmd.disables_read_only) {
+    j["lifts_read_only"] = true;
+  }
   j["without_where"] = cmd.update_delete_without_where;
   if (!cmd.prepared_name.empty()) {
     j["prepared"] = cmd.prepared_name;
