@@ -60,16 +60,22 @@ std::string join_described(const std::vector<const UserFunction*>& fns) {
   return out;
 }
 
-std::vector<std::string> relation_names(const Command& cmd) {
-  std::vector<std::string> out = cmd.tables_read;
-  for (const std::string& t : cmd.tables_written) {
-    if (std::find(out.begin(), out.end(), t) == out.end()) {
-      out.push_back(t);
+// Calls f(name) for every relation the statement names, read or written, once (on every
+// statement's path: no copies).
+template <typename F>
+void for_each_relation(const Command& cmd, F&& f) {
+  for (const std::string& t : cmd.tables_read) {
+    if (t != "?") {
+      f(t);
     }
   }
-  // A sequence named by nextval('?') is not a relation name anyone wrote.
-  out.erase(std::remove(out.begin(), out.end(), "?"), out.end());
-  return out;
+  for (const std::string& t : cmd.tables_written) {
+    // A sequence named by nextval('?') is not a relation name anyone wrote.
+    if (t != "?" &&
+        std::find(cmd.tables_read.begin(), cmd.tables_read.end(), t) == cmd.tables_read.end()) {
+      f(t);
+    }
+  }
 }
 
 // Resolves one command copy-on-write: most statements (a table that is not a view, built-in
@@ -289,12 +295,12 @@ class Resolver {
   }
 
   void views() {
-    for (const std::string& name : relation_names(src_)) {
+    for_each_relation(src_, [&](const std::string& name) {
       auto found = catalog_.relations(name);
       if (found == nullptr) {
         add_call(w(), FunctionCall{name, -1, CallClass::kUnknown, Volatility::kVolatile, false,
                                    "relation " + name + " could not be looked up"});
-        continue;
+        return;
       }
       // pg_catalog's views too: pg_hba_file_rules reads a server file through a function.
       for (const Relation& rel : found->relations) {
@@ -302,7 +308,7 @@ class Resolver {
           view(rel);
         }
       }
-    }
+    });
   }
 
   // A view's body runs when the view is read: its effects are the statement's.
@@ -353,14 +359,14 @@ class Resolver {
 
 void collect_needs(const Command& cmd, const TargetCatalog& catalog, Analyzer& analyzer,
                    ResolutionNeeds& needs, std::set<uint32_t>& seen, int depth) {
-  for (const std::string& name : relation_names(cmd)) {
+  for_each_relation(cmd, [&](const std::string& name) {
     auto found = catalog.relations(name);
     if (found == nullptr) {
       if (std::find(needs.relations.begin(), needs.relations.end(), name) ==
           needs.relations.end()) {
         needs.relations.push_back(name);
       }
-      continue;
+      return;
     }
     for (const Relation& rel : found->relations) {
       if ((rel.relkind != 'v' && rel.relkind != 'm') || !rel.view_definition ||
@@ -372,7 +378,7 @@ void collect_needs(const Command& cmd, const TargetCatalog& catalog, Analyzer& a
         collect_needs(c, catalog, analyzer, needs, seen, depth + 1);
       }
     }
-  }
+  });
 }
 
 }  // namespace
