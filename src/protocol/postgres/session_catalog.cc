@@ -64,15 +64,20 @@ asio::awaitable<void> Session::load_catalog(const sql::Analysis& a) {
   for (int round = 0; round < kMaxLoadRounds; ++round) {
     sql::ResolutionNeeds needs;
     if (!needs_catalog_load(a, &needs)) {
-      co_return;
+      break;
     }
     auto loaded = co_await load_target_names(side_connection(), *target_catalog_, needs);
     if (!loaded) {
       // Resolution then judges what it lacks as the worst case (`unknown`): fail closed.
       spdlog::error("session={} connection={} target catalog: {}", id_, connection_->name,
                     loaded.error().message);
-      co_return;
+      break;
     }
+  }
+  if (!masker_ && side_) {
+    // The catalog is shared by every session on the connection and loads are rare: do not keep
+    // a second target connection per session (masking, which resolves result columns, does).
+    side_->close();
   }
 }
 
