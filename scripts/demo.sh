@@ -71,6 +71,8 @@ gw -c "select current_user as target_role, count(*) as customers from customers"
 
 say "masking: SSNs, emails and card numbers are masked before they leave custos"
 gw -c "select name, email, ssn, card from customers order by id"
+echo "(and values derived from a masked column are masked whole, however they are computed:)"
+gw -c "select name, reverse(ssn) as reversed_ssn, upper(email) as email_upper from customers order by id"
 echo "(the same rows read directly from the target, as the DBA sees them:)"
 DB=orders psql_super -c "select name, email, ssn, card from customers order by id"
 
