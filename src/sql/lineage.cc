@@ -328,7 +328,18 @@ class Builder {
   }
 
   // ---- queries -----------------------------------------------------------------------------
+  // Nesting beyond kMaxDepth: the lineage is unknown, and the session then masks every
+  // computed column and withholds error text (never a lineage with sources dropped).
+  void too_deep() {
+    if (!out_.error) {
+      out_.error = "nested too deeply to trace";
+    }
+  }
+
   QueryOut query(const PgQuery__Node* n, const Scope* parent, int depth) {
+    if (depth > kMaxDepth) {
+      too_deep();
+    }
     if (n == nullptr || depth > kMaxDepth) {
       return QueryOut{{}, false};
     }
@@ -534,6 +545,9 @@ class Builder {
 
   // ---- FROM ------------------------------------------------------------------------------
   void from(const PgQuery__Node* n, Scope& scope, int depth) {
+    if (depth > kMaxDepth) {
+      too_deep();
+    }
     if (n == nullptr || depth > kMaxDepth) {
       return;
     }
@@ -1023,6 +1037,9 @@ class Builder {
   // every column referenced inside it, sub-queries (their results and what they filter on)
   // included.
   ColumnLineage expr(const ProtobufCMessage* m, const Scope& scope, int depth) {
+    if (depth > kMaxDepth) {
+      too_deep();
+    }
     if (m == nullptr || depth > kMaxDepth) {
       return {};
     }

@@ -19,7 +19,9 @@
 namespace custos::sql {
 namespace {
 
-constexpr int kMaxDepth = 3000;
+// Nesting beyond this is refused as unparsable: the walk recurses on the thread's stack, and
+// 2,000 nested operators overflowed it under AddressSanitizer (a client could crash the gateway).
+constexpr int kMaxDepth = 1000;
 
 void add_unique(std::vector<std::string>& v, std::string s) {
   if (std::find(v.begin(), v.end(), s) == v.end()) {

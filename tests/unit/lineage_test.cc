@@ -1,6 +1,7 @@
 // Lineage of result columns through every construct masking must follow, against a hand-built
 // catalog (the integration tests run the same against a real PostgreSQL).
 
+#include "sql/analyzer.h"
 #include "sql/lineage.h"
 
 #include <gtest/gtest.h>
@@ -193,6 +194,33 @@ TEST_F(LineageTest, WhatCannotBePlacedIsOverApproximated) {
   EXPECT_TRUE(has(l.outputs[0].sources, kSsn));      // a function's columns derive from its args
   l = of("SELECT c.nosuchcolumn FROM customers c");  // attribute notation: nosuchcolumn(c)
   EXPECT_TRUE(has(l.outputs[0].sources, kSsn));
+}
+
+}  // namespace
+}  // namespace custos::sql
+
+namespace custos::sql {
+namespace {
+
+// Untrusted text must never exhaust the stack: too deep is refused (analysis) or treated as
+// unknown, never silently traced with sources dropped (lineage).
+TEST(DeepNestingTest, RefusedOrUnknownNeverACrash) {
+  const std::string deep_ops = "select " + std::string(2500, '+') + "1";
+  Analysis a = analyze_uncached(deep_ops);
+  ASSERT_TRUE(a.parse_error);
+  EXPECT_NE(a.parse_error->find("nested too deeply"), std::string::npos);
+  TargetCatalog catalog;
+  std::string deep_sub = "select ";
+  for (int i = 0; i < 200; ++i) {
+    deep_sub += "(select ";
+  }
+  deep_sub += "1";
+  for (int i = 0; i < 200; ++i) {
+    deep_sub += ")";
+  }
+  Lineage l = compute_lineage(deep_sub, catalog);
+  ASSERT_TRUE(l.error);
+  EXPECT_NE(l.error->find("too deeply"), std::string::npos);
 }
 
 }  // namespace
