@@ -57,7 +57,10 @@ int main(int argc, char** argv) {
   auto* policy = app.add_subcommand("policy", "author and check statement policies");
   policy->require_subcommand(1);
   auto* ptest = policy->add_subcommand(
-      "test", "print the facts and the verdict for SQL as an identity on a connection (no network)");
+      "test",
+      "print the facts and the verdict for SQL as an identity on a connection (no network "
+      "unless --target).\nExit status: 0 allow, 1 deny (or the identity may not connect), 2 bad "
+      "configuration, 3 hold (waits for approvers), 4 the target could not be read");
   add_config(ptest);
   std::string p_identity, p_connection, p_sql;
   ptest->add_option("--identity", p_identity, "custos identity")->required();

@@ -16,6 +16,7 @@
 #include "protocol/postgres/column_catalog.h"
 #include "protocol/postgres/upstream_connector.h"
 #include "secrets/secret_resolver.h"
+#include "session/command_judge.h"
 #include "sql/analyzer.h"
 #include "sql/lineage.h"
 #include "sql/target_catalog.h"
@@ -152,6 +153,41 @@ bool load_from_target(const config::Config& cfg, const config::Connection& conn,
   return ok;
 }
 
+void print_statement(size_t i, const sql::Command& cmd, const policy::Verdict& v,
+                     const mask::Masker* masker) {
+  std::string kinds;
+  for (sql::Kind k : cmd.kinds) {
+    kinds += kinds.empty() ? "" : ", ";
+    kinds += sql::kind_name(k);
+  }
+  std::printf("statement %zu: %s\n", i, cmd.text.c_str());
+  std::printf("  kinds:          %s\n", kinds.c_str());
+  std::printf("  tables read:    %s\n", join(cmd.tables_read).c_str());
+  std::printf("  tables written: %s\n", join(cmd.tables_written).c_str());
+  print_calls(cmd);
+  if (cmd.has_kind(sql::Kind::kUpdate) || cmd.has_kind(sql::Kind::kDelete)) {
+    std::printf("  has WHERE:      %s\n", cmd.update_delete_without_where ? "no" : "yes");
+  }
+  if (!cmd.prepared_name.empty()) {
+    std::printf("  prepared name:  %s\n", cmd.prepared_name.c_str());
+  }
+  if (!cmd.unreadable_setting.empty()) {
+    std::printf("  switches to:    %s (statements under it cannot be checked)\n",
+                cmd.unreadable_setting.c_str());
+  }
+  if (cmd.disables_read_only) {
+    std::printf("  read-only:      would lift the target's read-only guard\n");
+  }
+  if (cmd.may_change_parsing()) {
+    std::printf("  pipelining:     statements after it wait for its result\n");
+  }
+  if (masker && cmd.lineage) {
+    print_lineage(*cmd.lineage, *masker);
+  }
+  std::printf("  fingerprint:    %016llx\n", static_cast<unsigned long long>(cmd.fingerprint));
+  std::printf("  verdict:        %s\n\n", verdict_line(v).c_str());
+}
+
 }  // namespace
 
 int cmd_policy_test(const std::string& config_path, const std::string& identity,
@@ -182,7 +218,7 @@ int cmd_policy_test(const std::string& config_path, const std::string& identity,
   if (!policy_name) {
     std::printf("NOT PERMITTED: no policy lets identity '%s' connect to '%s'\n", identity.c_str(),
                 connection.c_str());
-    return 3;
+    return 1;
   }
   const config::Policy* pol = nullptr;
   for (const config::Policy& p : cfg->policies) {
@@ -231,10 +267,6 @@ int cmd_policy_test(const std::string& config_path, const std::string& identity,
   if (resolve_on_target && !load_from_target(*cfg, *conn, *analysis, catalog, analyzer)) {
     return 4;
   }
-  bool denied = false;
-  std::string first_denial;
-  size_t i = 0;
-  sql::ExecuteResolver executes;  // no session: only PREPAREs earlier in this text are known
   std::vector<sql::Command> resolved;
   for (const sql::Command& stmt : analysis->statements) {
     sql::Command c = stmt;
@@ -248,63 +280,27 @@ int cmd_policy_test(const std::string& config_path, const std::string& identity,
     }
     resolved.push_back(std::move(c));
   }
-  for (const sql::Command& stmt : resolved) {
-    const sql::Command& cmd = executes.effective(stmt);
-    policy::Verdict v = policy::evaluate(*pol, cmd);
-    if (v.decision != policy::Decision::kDeny && masker && cmd.lineage) {
-      if (auto bad = mask::lineage_violation(*masker, *cmd.lineage, pol->mask_deny_predicates)) {
-        v = policy::builtin_deny(*pol, cmd.kinds.empty() ? sql::Kind::kOther : cmd.kinds.front(),
-                                 bad->reason, bad->message);
-      }
-    }
-    if (v.decision != policy::Decision::kDeny && masker) {
-      if (auto bad = mask::unmaskable_copy(cmd)) {
-        v = policy::builtin_deny(*pol, sql::Kind::kCopyOut, bad->reason, bad->message);
-      }
-    }
-    std::string kinds;
-    for (sql::Kind k : cmd.kinds) {
-      kinds += kinds.empty() ? "" : ", ";
-      kinds += sql::kind_name(k);
-    }
-    std::printf("statement %zu: %s\n", ++i, cmd.text.c_str());
-    std::printf("  kinds:          %s\n", kinds.c_str());
-    std::printf("  tables read:    %s\n", join(cmd.tables_read).c_str());
-    std::printf("  tables written: %s\n", join(cmd.tables_written).c_str());
-    print_calls(cmd);
-    if (cmd.has_kind(sql::Kind::kUpdate) || cmd.has_kind(sql::Kind::kDelete)) {
-      std::printf("  has WHERE:      %s\n", cmd.update_delete_without_where ? "no" : "yes");
-    }
-    if (!cmd.prepared_name.empty()) {
-      std::printf("  prepared name:  %s\n", cmd.prepared_name.c_str());
-    }
-    if (!cmd.unreadable_setting.empty()) {
-      std::printf("  switches to:    %s (statements under it cannot be checked)\n",
-                  cmd.unreadable_setting.c_str());
-    }
-    if (cmd.disables_read_only) {
-      std::printf("  read-only:      would lift the target's read-only guard\n");
-    }
-    if (cmd.may_change_parsing()) {
-      std::printf("  pipelining:     statements after it wait for its result\n");
-    }
-    if (masker && cmd.lineage) {
-      print_lineage(*cmd.lineage, *masker);
-    }
-    std::printf("  fingerprint:    %016llx\n", static_cast<unsigned long long>(cmd.fingerprint));
-    std::printf("  verdict:        %s\n\n", verdict_line(v).c_str());
-    if (v.decision != policy::Decision::kAllow && !denied) {
-      denied = true;
-      first_denial = policy::denial_message(v);
-    }
+  session::JudgeOptions options;
+  options.judge_all = true;  // no session: only PREPAREs earlier in this text are known
+  options.on_judged = [&](size_t i, const sql::Command& cmd, const policy::Verdict& v) {
+    print_statement(i + 1, cmd, v, masker.get());
+  };
+  const session::Judgement j = session::judge_commands(*pol, masker.get(), resolved, options);
+  const policy::Verdict& overall = j.combined.verdict;
+  switch (overall.decision) {
+    case policy::Decision::kDeny:
+      std::printf("OVERALL: DENY (%s)\n", policy::denial_message(overall).c_str());
+      break;
+    case policy::Decision::kHold:
+      std::printf("OVERALL: HOLD (statement %zu waits for approvers: %s)\n",
+                  *j.combined.deciding + 1, verdict_line(overall).c_str());
+      break;
+    case policy::Decision::kAllow:
+      std::printf("OVERALL: ALLOW (%zu statement%s)\n", analysis->statements.size(),
+                  analysis->statements.size() == 1 ? "" : "s");
+      break;
   }
-  if (denied) {
-    std::printf("OVERALL: DENY (%s)\n", first_denial.c_str());
-    return 1;
-  }
-  std::printf("OVERALL: ALLOW (%zu statement%s)\n", analysis->statements.size(),
-              analysis->statements.size() == 1 ? "" : "s");
-  return 0;
+  return policy::exit_code(overall.decision);
 }
 
 }  // namespace custos::cli

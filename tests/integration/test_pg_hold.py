@@ -253,3 +253,31 @@ def test_hold_events_recorded(hold):
     assert '"hold_requested"' in rec and '"approval_decided"' in rec
     v = hold.gw.cli("verify")
     assert v.returncode == 0, v.stdout
+
+
+def test_policy_test_cli_says_hold_as_the_gateway_does(hold, pg):
+    """`custos policy test` combines verdicts as the gateway does: a held statement prints
+    HOLD and exits 3; a denial anywhere in the request still decides (exit 1)."""
+    def policy_test(sql):
+        return hold.gw.cli("policy", "test", "--identity", "ci-deploy", "--connection", "orders",
+                           sql)
+    r = policy_test("delete from hold_items where v = 60 and id = 60; select 1")
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "OVERALL: HOLD (statement 1 waits for approvers: HOLD by policy" in r.stdout, r.stdout
+    assert "rule 4" in r.stdout.splitlines()[-1], r.stdout
+    r = policy_test("delete from hold_items where v = 60 and id = 60; drop table hold_items")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "OVERALL: DENY" in r.stdout
+    r = policy_test("select count(*) from hold_items")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OVERALL: ALLOW" in r.stdout
+    # What the CLI calls a hold, the gateway holds.
+    t, out = run_in_thread(hold, "delete from hold_items where v = 60 and id = 60; select 1")
+    item = wait_pending(hold, "where v = 60 and id = 60")[0]
+    assert item["rule"] == 4, item
+    st, _ = api(hold, "POST", f"/api/approvals/{item['id']}/deny", hold.tokens["alice"],
+                {"reason": "not now"})
+    assert st == 200
+    t.join(20)
+    assert out["error"].pgcode == "42501"
+    assert count(pg, "id = 60") == 1

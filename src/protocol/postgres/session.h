@@ -257,10 +257,6 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   asio::awaitable<void> plan_for_row_description(const Frame& f);
   // Lineage (sql/lineage.h) attached to every statement when the policy masks columns.
   std::shared_ptr<const sql::Analysis> with_lineage(std::shared_ptr<const sql::Analysis> a);
-  // A value derived from a masked column sent where it would persist or be echoed back
-  // (set_config, pg_notify, DML into other columns), or, with mask.deny_predicates, a filter on
-  // one: the statement is denied.
-  std::optional<policy::Verdict> lineage_denial(const sql::Command& cmd) const;
   // The first protected source among these, or nullopt.
   std::optional<std::string> protected_source(const std::vector<sql::BaseColumn>& sources) const;
   // The lineage of the statement whose results are arriving (nullptr: none known).

@@ -66,18 +66,6 @@ std::optional<std::string> Session::protected_source(
   return mask::protected_source(*masker_, sources);
 }
 
-std::optional<policy::Verdict> Session::lineage_denial(const sql::Command& cmd) const {
-  if (!masker_ || !cmd.lineage || !masker_->protects_columns()) {
-    return std::nullopt;
-  }
-  auto v = mask::lineage_violation(*masker_, *cmd.lineage, policy_->mask_deny_predicates);
-  if (!v) {
-    return std::nullopt;
-  }
-  return policy::builtin_deny(*policy_, cmd.kinds.empty() ? sql::Kind::kOther : cmd.kinds.front(),
-                              std::move(v->reason), std::move(v->message));
-}
-
 void Session::remember_cursors(const sql::Analysis& analysis) {
   for (const sql::Command& c : analysis.statements) {
     if (c.lineage && !c.lineage->cursor.empty()) {

@@ -17,6 +17,7 @@
 #include "protocol/postgres/column_catalog.h"
 #include "protocol/postgres/message.h"
 #include "protocol/postgres/session.h"
+#include "session/command_judge.h"
 
 namespace custos::postgres {
 
@@ -28,71 +29,32 @@ constexpr uint8_t kEmptyQuery[] = {'Q', 0, 0, 0, 5, 0};
 }  // namespace
 
 Session::StatementDecision Session::decide(const sql::Analysis& analysis) {
-  StatementDecision d;
+  session::Judgement j;
   if (analysis.parse_error) {
-    d.allowed = false;
-    d.verdict = policy::evaluate_parse_error(*policy_);
-    // Same shape as every other decision, so the evidence reads one way.
-    d.decision_json =
-        policy::decision_json(d.verdict, policy::parse_error_facts_json(*analysis.parse_error));
-    return d;
+    j = session::judge_parse_error(*policy_, *analysis.parse_error);
+  } else {
+    session::JudgeOptions options;
+    options.prepared = &sql_prepared_;
+    j = session::judge_commands(*policy_, masker_.get(), analysis.statements, options);
   }
-  std::string facts;  // facts of the statements not allowed; most statements need none
-  sql::ExecuteResolver executes(&sql_prepared_);
-  for (const auto& cmd : analysis.statements) {
-    const sql::Command* effective = &executes.effective(cmd);
-    d.barrier = d.barrier || effective->may_change_parsing();
-    auto v = policy::evaluate(*policy_, *effective);
-    if (v.decision != policy::Decision::kDeny) {
-      if (auto denial = lineage_denial(*effective)) {
-        v = std::move(*denial);
-      }
-    }
-    if (v.decision != policy::Decision::kDeny && masker_) {
-      if (auto bad = mask::unmaskable_copy(*effective)) {
-        // Refused before it runs: a COPY custos could not read the rows of.
-        v = policy::builtin_deny(*policy_, sql::Kind::kCopyOut, std::move(bad->reason),
-                                 std::move(bad->message));
-        v.sqlstate = "0A000";
-      }
-    }
-    if (v.decision != policy::Decision::kAllow) {
-      // Facts go into the evidence for refusals and holds; allowed statements carry only the
-      // verdict (this path runs for every statement).
-      if (!facts.empty()) {
-        facts += ',';
-      }
-      facts += policy::facts_json(*effective);
-    }
-    if (v.decision == policy::Decision::kDeny) {
-      d.allowed = false;
-      d.held = false;
-      d.verdict = std::move(v);
+  StatementDecision d;
+  d.verdict = j.combined.verdict;
+  d.barrier = j.barrier;
+  d.decision_json = j.decision_json();
+  switch (d.verdict.decision) {
+    case policy::Decision::kAllow:
+      d.max_rows = d.verdict.max_rows;
       break;
-    }
-    if (v.decision == policy::Decision::kHold) {
-      if (!d.held && v.rule >= 1 && size_t(v.rule) <= policy_->rules.size()) {
-        d.held = true;
-        d.hold_rule = &policy_->rules[size_t(v.rule) - 1];
-        d.held_command = &cmd;
-        d.verdict = v;
-      }
-      continue;
-    }
-    if (v.max_rows) {
-      d.max_rows = d.max_rows ? std::min(*d.max_rows, *v.max_rows) : *v.max_rows;
-    }
-    d.verdict = std::move(v);
+    case policy::Decision::kDeny:
+      d.allowed = false;
+      break;
+    case policy::Decision::kHold:
+      d.allowed = false;  // until approvers say otherwise
+      d.held = true;
+      d.hold_rule = &policy_->rules.at(size_t(d.verdict.rule) - 1);
+      d.held_command = j.deciding;
+      break;
   }
-  if (d.held && d.allowed) {
-    d.allowed = false;  // until approvers say otherwise
-  }
-  if (analysis.statements.empty()) {
-    d.verdict.decision = policy::Decision::kAllow;
-    d.verdict.policy = policy_->name;
-    d.verdict.reason = "empty query";
-  }
-  d.decision_json = policy::decision_json(d.verdict, facts);
   return d;
 }
 
