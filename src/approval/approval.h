@@ -15,7 +15,9 @@ namespace custos::approval {
 
 using Clock = std::chrono::system_clock;
 
-enum class Status { kPending, kApproved, kDenied, kExpired, kWithdrawn };
+// kOrphaned: the gateway that held the statement restarted; no session waits for a decision
+// any more (the client must send the statement again), but the request stays listed.
+enum class Status { kPending, kApproved, kDenied, kExpired, kWithdrawn, kOrphaned };
 
 std::string_view status_name(Status s);  // "pending", "approved", ...
 std::optional<Status> status_from_name(std::string_view name);
@@ -57,6 +59,9 @@ struct Approval {
   std::optional<Clock::time_point> decided_at;
   std::vector<DecisionRecord> decisions;
   std::string grant_id;  // set when the approval created a grant
+  // The gateway instance whose session waits (config `instance`): a restart orphans only the
+  // requests of its own instance, never those another replica sharing the store still holds.
+  std::string owner;
 };
 
 // What the waiting session learns.

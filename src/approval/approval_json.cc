@@ -70,7 +70,8 @@ nlohmann::json to_json(const Approval& a, const std::string& url) {
           {"decided_at", time_or_null(a.decided_at)},
           {"decisions", decisions},
           {"preview", r.preview_text},
-          {"grant_id", a.grant_id}};
+          {"grant_id", a.grant_id},
+          {"instance", a.owner}};
 }
 
 nlohmann::json to_json(const Grant& g, Clock::time_point now) {

@@ -51,13 +51,15 @@ std::string_view status_name(Status s) {
       return "expired";
     case Status::kWithdrawn:
       return "withdrawn";
+    case Status::kOrphaned:
+      return "orphaned";
   }
   return "pending";
 }
 
 std::optional<Status> status_from_name(std::string_view name) {
   for (Status s : {Status::kPending, Status::kApproved, Status::kDenied, Status::kExpired,
-                   Status::kWithdrawn}) {
+                   Status::kWithdrawn, Status::kOrphaned}) {
     if (status_name(s) == name) {
       return s;
     }
@@ -99,22 +101,29 @@ std::string format_duration(std::chrono::milliseconds d) {
 }
 
 ApprovalService::ApprovalService(std::vector<config::Approver> approvers, std::string admin_url,
-                                 store::ApprovalStore* store, WebhookNotifier* notifier)
+                                 store::ApprovalStore* store, WebhookNotifier* notifier,
+                                 std::string instance)
     : approvers_(std::move(approvers)),
       admin_url_(std::move(admin_url)),
+      instance_(std::move(instance)),
       store_(store),
       notifier_(notifier) {
   if (!store_) {
     return;
   }
-  Result<size_t> expired =
-      store_->expire_pending("the gateway restarted while the statement was held", Clock::now());
-  if (!expired) {
-    throw std::runtime_error("approvals store: " + expired.error().message);
+  Result<std::vector<Approval>> orphaned = store_->orphan_pending(
+      instance_, "the gateway restarted while the statement was held; send it again",
+      Clock::now());
+  if (!orphaned) {
+    throw std::runtime_error("approvals store: " + orphaned.error().message);
   }
-  if (*expired > 0) {
-    spdlog::info("approvals: {} request(s) left pending by a previous run marked expired",
-                 *expired);
+  if (!orphaned->empty()) {
+    spdlog::info("approvals: {} request(s) left pending by a previous run of instance '{}' "
+                 "marked orphaned",
+                 orphaned->size(), instance_);
+  }
+  for (const Approval& a : *orphaned) {
+    announce("orphaned", a);
   }
   Result<std::vector<Grant>> grants = store_->list_grants(10000);
   if (!grants) {
@@ -137,6 +146,7 @@ std::shared_ptr<HeldStatement> ApprovalService::create(HoldRequest req) {
   a.expires_at = now + std::chrono::duration_cast<Clock::duration>(req.timeout);
   a.request = std::move(req);
   a.request.min_approvals = std::max(1, a.request.min_approvals);
+  a.owner = instance_;
   std::shared_ptr<HeldStatement> held;
   {
     std::lock_guard lock(mu_);

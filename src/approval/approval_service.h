@@ -38,10 +38,13 @@ inline constexpr std::chrono::hours kMaxGrant{24};
 class ApprovalService {
  public:
   // `store` and `notifier` may be null (memory only / no webhooks); both must outlive this.
-  // With a store, requests left pending by a previous process are marked expired and the
-  // active grants are loaded (start-up: throws std::runtime_error when the store fails).
+  // `instance` names this gateway among replicas sharing the store. With a store, requests a
+  // previous process of the same instance left pending are marked orphaned (listed, no longer
+  // decidable: their session is gone) and the active grants are loaded (start-up: throws
+  // std::runtime_error when the store fails).
   ApprovalService(std::vector<config::Approver> approvers, std::string admin_url,
-                  store::ApprovalStore* store = nullptr, WebhookNotifier* notifier = nullptr);
+                  store::ApprovalStore* store = nullptr, WebhookNotifier* notifier = nullptr,
+                  std::string instance = {});
   ~ApprovalService();
   ApprovalService(const ApprovalService&) = delete;
   ApprovalService& operator=(const ApprovalService&) = delete;
@@ -104,6 +107,7 @@ class ApprovalService {
 
   const std::vector<config::Approver> approvers_;
   const std::string admin_url_;
+  const std::string instance_;
   store::ApprovalStore* store_;
   WebhookNotifier* notifier_;
 

@@ -221,6 +221,9 @@ struct Config {
   std::vector<Approver> approvers;
   std::vector<Webhook> webhooks;
   std::string admin_url;  // public base URL of the admin listener, for links in notices
+  // This gateway's name among replicas sharing a store (default: the host name); a restart
+  // orphans the held requests of its own instance only.
+  std::string instance;
 
   const Identity* find_identity(std::string_view name) const;
   const Connection* find_connection(std::string_view name) const;

@@ -24,6 +24,16 @@
 namespace custos::config {
 namespace {
 
+// The host name: one gateway per host needs no `instance` setting.
+std::string default_instance_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') {
+    return "custos";
+  }
+  return name;
+}
+
+
 constexpr uint64_t kMinMessageBytes = uint64_t(1) << 10;
 constexpr uint64_t kMaxMessageBytes = (uint64_t(1) << 30) - 1;
 constexpr unsigned kMaxThreads = 1024;
@@ -84,7 +94,7 @@ Config ConfigLoader::load(const YAML::Node& root_node) {
       YamlMap::open(ctx_, root_node, "",
                     {"listen", "tls", "data_dir", "store", "threads", "log_level", "limits",
                      "recording", "identities", "connections", "policies", "approvers",
-                     "webhooks", "admin_url", "mask_key", "tokens"});
+                     "webhooks", "admin_url", "mask_key", "tokens", "instance"});
   if (!root) {
     return cfg;
   }
@@ -160,6 +170,15 @@ void ConfigLoader::load_storage(YamlMap& root, Config& cfg) {
                      quote_for_message(text));
     } else {
       cfg.store = std::string(kSqliteScheme) + ctx_.resolve_path(text.substr(kSqliteScheme.size()));
+    }
+  }
+  cfg.instance = default_instance_name();
+  if (std::optional<ScalarValue> s = root.scalar("instance")) {
+    if (s->text.empty() || s->text.size() > 128) {
+      ctx_.error(s->mark, s->path, "expected a name of 1 to 128 characters, got " +
+                                       quote_for_message(s->text));
+    } else {
+      cfg.instance = s->text;
     }
   }
   if (std::optional<ScalarValue> s = root.scalar("threads")) {

@@ -98,7 +98,8 @@ int run_gateway(config::Config cfg) {
                           : c.listen.admin      ? "http://" + c.listen.admin->to_string()
                                                 : "";
   services->approvals = std::make_unique<approval::ApprovalService>(
-      c.approvers, admin_url, services->approval_store.get(), services->webhooks.get());
+      c.approvers, admin_url, services->approval_store.get(), services->webhooks.get(),
+      c.instance);
   services->analyzer = std::make_unique<sql::Analyzer>();
   std::optional<core::SecretString> mask_key;
   if (c.mask_key) {

@@ -24,9 +24,10 @@ class ApprovalStore {
   // Most recent first; status "pending", "approved", ... or all.
   [[nodiscard]] virtual Result<std::vector<approval::Approval>> list_approvals(
       const std::optional<std::string>& status, size_t limit) = 0;
-  // Marks every pending request expired with `reason` (start-up); returns how many.
-  [[nodiscard]] virtual Result<size_t> expire_pending(const std::string& reason,
-                                                      approval::Clock::time_point now) = 0;
+  // Marks the pending requests of this owner (and those stored without one) orphaned with
+  // `reason` (start-up); returns them as they now are.
+  [[nodiscard]] virtual Result<std::vector<approval::Approval>> orphan_pending(
+      const std::string& owner, const std::string& reason, approval::Clock::time_point now) = 0;
 
   // Inserts or replaces the grant.
   [[nodiscard]] virtual Result<void> save_grant(const approval::Grant& g) = 0;

@@ -321,7 +321,7 @@ TEST_F(ApprovalServiceTest, GrantsMatchTheStatementShapeUntilTheyExpireOrAreRevo
   EXPECT_EQ(held2->status(), Status::kPending);
 }
 
-TEST(ApprovalPersistence, HistoryAndGrantsSurviveARestartAndPendingRequestsExpire) {
+TEST(ApprovalPersistence, HistoryAndGrantsSurviveARestartAndPendingRequestsAreOrphaned) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("custos-approval-test-" + core::random_hex(6));
   const std::string path = (dir / "custos.db").string();
@@ -356,7 +356,7 @@ TEST(ApprovalPersistence, HistoryAndGrantsSurviveARestartAndPendingRequestsExpir
   EXPECT_EQ(approved->grant_id, grant_id);
   auto pending = service.get(pending_id);
   ASSERT_TRUE(pending.has_value());
-  EXPECT_EQ(pending->status, Status::kExpired);
+  EXPECT_EQ(pending->status, Status::kOrphaned);
   EXPECT_THAT(pending->reason, HasSubstr("restarted"));
   auto late = service.approve(approvers[0], pending_id, "");
   ASSERT_FALSE(late.has_value());
@@ -461,6 +461,39 @@ TEST(Webhook, AFailingReceiverNeverBlocksOrLosesTheRequest) {
   ASSERT_TRUE(wait_until([&] { return notifier.failed() == 2; }));
   EXPECT_EQ(receiver.calls.load(), 2 * WebhookNotifier::kMaxAttempts);
   EXPECT_EQ(notifier.delivered(), 0u);
+}
+
+TEST(ApprovalPersistence, ARestartOrphansOnlyItsOwnInstancesRequests) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("custos-approval-test-" + core::random_hex(6));
+  const std::string path = (dir / "custos.db").string();
+  const auto approvers = team();
+  std::string mine, theirs;
+  {
+    auto store = store::SqliteApprovalStore::open(path);
+    ASSERT_TRUE(store.has_value()) << store.error().message;
+    ApprovalService a(approvers, "http://gw", store->get(), nullptr, "gw-a");
+    ApprovalService b(approvers, "http://gw", store->get(), nullptr, "gw-b");
+    mine = a.create(request())->id();
+    theirs = b.create(request())->id();
+  }
+  auto store = store::SqliteApprovalStore::open(path);
+  ASSERT_TRUE(store.has_value());
+  ApprovalService restarted(approvers, "http://gw", store->get(), nullptr, "gw-a");
+  auto orphaned = restarted.list(Status::kOrphaned);
+  ASSERT_TRUE(orphaned.has_value());
+  ASSERT_EQ(orphaned->size(), 1u);
+  EXPECT_EQ(orphaned->front().id, mine);
+  EXPECT_EQ(orphaned->front().owner, "gw-a");
+  auto other = (*store)->get_approval(theirs);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->status, Status::kPending);  // replica gw-b still holds it
+  EXPECT_EQ(other->owner, "gw-b");
+  auto late = restarted.approve(approvers[0], mine, "");
+  ASSERT_FALSE(late.has_value());
+  EXPECT_EQ(late.error().code, ApprovalErrorCode::kConflict);
+  EXPECT_THAT(late.error().message, HasSubstr("orphaned"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS approvals (
   status          TEXT NOT NULL,
   reason          TEXT NOT NULL DEFAULT '',
   decided_at_us   INTEGER,
-  grant_id        TEXT NOT NULL DEFAULT ''
+  grant_id        TEXT NOT NULL DEFAULT '',
+  owner           TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS approvals_requested ON approvals(requested_at_us DESC);
 CREATE INDEX IF NOT EXISTS approvals_status ON approvals(status, requested_at_us DESC);
@@ -69,7 +70,7 @@ CREATE INDEX IF NOT EXISTS grants_created ON grants(created_at_us DESC);
 constexpr const char* kApprovalColumns =
     "id, session_id, identity, connection, statement, kinds, tables, fingerprint, policy, rule, "
     "approvers, min_approvals, timeout_ms, preview, message, requested_at_us, expires_at_us, "
-    "status, reason, decided_at_us, grant_id";
+    "status, reason, decided_at_us, grant_id, owner";
 
 std::string list_json(const std::vector<std::string>& v) {
   return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -111,6 +112,7 @@ Approval read_approval(Stmt& s) {
   a.reason = s.col_text(18);
   a.decided_at = s.col_opt_time(19);
   a.grant_id = s.col_text(20);
+  a.owner = s.col_text(21);
   return a;
 }
 
@@ -124,6 +126,9 @@ Result<std::unique_ptr<SqliteApprovalStore>> SqliteApprovalStore::open(const std
   std::unique_ptr<SqliteApprovalStore> s(new SqliteApprovalStore());
   s->db_ = *db;
   if (Result<void> r = s->exec(kSchema); !r) {
+    return Unexpected(r.error());
+  }
+  if (Result<void> r = s->add_owner_column(); !r) {
     return Unexpected(r.error());
   }
   return s;
@@ -151,7 +156,7 @@ Result<void> SqliteApprovalStore::save_approval(const Approval& a) {
   };
   {
     std::string sql = std::string("INSERT OR REPLACE INTO approvals (") + kApprovalColumns +
-                      ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+                      ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     Stmt s(db_, sql.c_str());
     if (!s.ok()) {
       return rollback("prepare");
@@ -178,6 +183,7 @@ Result<void> SqliteApprovalStore::save_approval(const Approval& a) {
     s.text(19, a.reason);
     s.time(20, a.decided_at);
     s.text(21, a.grant_id);
+    s.text(22, a.owner);
     if (sqlite3_step(s.get()) != SQLITE_DONE) {
       return rollback("save request");
     }
@@ -273,21 +279,67 @@ Result<std::vector<Approval>> SqliteApprovalStore::list_approvals(
                 : query_approvals("", "", limit);
 }
 
-Result<size_t> SqliteApprovalStore::expire_pending(const std::string& reason,
-                                                   Clock::time_point now) {
+Result<std::vector<Approval>> SqliteApprovalStore::orphan_pending(const std::string& owner,
+                                                                 const std::string& reason,
+                                                                 Clock::time_point now) {
   std::lock_guard lock(mu_);
+  if (Result<void> r = exec("BEGIN IMMEDIATE"); !r) {
+    return Unexpected(r.error());
+  }
+  auto rollback = [&](const std::string& what) {
+    Error e = db_error(what);
+    (void)exec("ROLLBACK");
+    return Unexpected(std::move(e));
+  };
   Stmt s(db_,
-         "UPDATE approvals SET status = 'expired', reason = ?, decided_at_us = ? "
-         "WHERE status = 'pending'");
+         "UPDATE approvals SET status = 'orphaned', reason = ?, decided_at_us = ? "
+         "WHERE status = 'pending' AND owner IN (?, '') RETURNING id");
   if (!s.ok()) {
-    return Unexpected(db_error("prepare"));
+    return rollback("prepare");
   }
   s.text(1, reason);
   s.time(2, now);
-  if (sqlite3_step(s.get()) != SQLITE_DONE) {
-    return Unexpected(db_error("expire pending requests"));
+  s.text(3, owner);
+  std::vector<std::string> ids;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    ids.push_back(s.col_text(0));
   }
-  return static_cast<size_t>(sqlite3_changes(db_));
+  if (rc != SQLITE_DONE) {
+    return rollback("orphan pending requests");
+  }
+  std::vector<Approval> out;
+  for (const std::string& id : ids) {
+    Result<std::vector<Approval>> r = query_approvals("WHERE id = ?", id, 1);
+    if (!r) {
+      (void)exec("ROLLBACK");
+      return Unexpected(r.error());
+    }
+    for (Approval& a : *r) {
+      out.push_back(std::move(a));
+    }
+  }
+  if (Result<void> r = exec("COMMIT"); !r) {
+    return Unexpected(r.error());
+  }
+  return out;
+}
+
+Result<void> SqliteApprovalStore::add_owner_column() {
+  // Stores written before requests carried their owner: add the column (empty = the one
+  // instance that used the store then).
+  Stmt s(db_, "SELECT 1 FROM pragma_table_info('approvals') WHERE name = 'owner'");
+  if (!s.ok()) {
+    return Unexpected(db_error("prepare"));
+  }
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_ROW) {
+    return {};
+  }
+  if (rc != SQLITE_DONE) {
+    return Unexpected(db_error("read schema"));
+  }
+  return exec("ALTER TABLE approvals ADD COLUMN owner TEXT NOT NULL DEFAULT ''");
 }
 
 Result<void> SqliteApprovalStore::save_grant(const Grant& g) {

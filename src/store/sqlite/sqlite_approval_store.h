@@ -25,14 +25,16 @@ class SqliteApprovalStore final : public ApprovalStore {
   [[nodiscard]] Result<approval::Approval> get_approval(const std::string& id) override;
   [[nodiscard]] Result<std::vector<approval::Approval>> list_approvals(
       const std::optional<std::string>& status, size_t limit) override;
-  [[nodiscard]] Result<size_t> expire_pending(const std::string& reason,
-                                              approval::Clock::time_point now) override;
+  [[nodiscard]] Result<std::vector<approval::Approval>> orphan_pending(
+      const std::string& owner, const std::string& reason,
+      approval::Clock::time_point now) override;
   [[nodiscard]] Result<void> save_grant(const approval::Grant& g) override;
   [[nodiscard]] Result<std::vector<approval::Grant>> list_grants(size_t limit) override;
 
  private:
   SqliteApprovalStore() = default;
   Result<void> exec(const char* sql);
+  Result<void> add_owner_column();
   Result<std::vector<approval::Approval>> query_approvals(const std::string& where,
                                                           const std::string& bind1,
                                                           size_t limit);
