@@ -139,19 +139,13 @@ class Walker {
   }
 
   // ---- root statements -----------------------------------------------------------------------
+  // Statements that walk only some of their parts return here; every other one gets its kind and
+  // is walked whole.
   void statement(const PgQuery__Node* n) {
     if (n == nullptr) {
       return;
     }
     switch (n->node_case) {
-      case PG_QUERY__NODE__NODE_SELECT_STMT:
-        add_statement_kind(Kind::kSelect);  // an INTO anywhere in it adds ddl (visit)
-        break;
-      case PG_QUERY__NODE__NODE_INSERT_STMT:
-      case PG_QUERY__NODE__NODE_UPDATE_STMT:
-      case PG_QUERY__NODE__NODE_DELETE_STMT:
-      case PG_QUERY__NODE__NODE_MERGE_STMT:
-        break;  // visit() adds the kind, as for DML nested in a CTE
       case PG_QUERY__NODE__NODE_EXPLAIN_STMT:
         explain(n->explain_stmt);
         return;
@@ -174,6 +168,29 @@ class Walker {
         }
         statement(n->prepare_stmt->query);
         return;
+      case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT:
+        mix("DeclareCursorStmt");
+        statement(n->declare_cursor_stmt->query);
+        return;
+      default:
+        break;
+    }
+    note_statement_kind(n);
+    visit(&n->base);
+  }
+
+  // The kind of a statement walked whole, from its node type. Statements that change objects,
+  // roles or storage are left to note_writing_kind.
+  void note_statement_kind(const PgQuery__Node* n) {
+    switch (n->node_case) {
+      case PG_QUERY__NODE__NODE_SELECT_STMT:
+        add_statement_kind(Kind::kSelect);  // an INTO anywhere in it adds ddl (visit)
+        break;
+      case PG_QUERY__NODE__NODE_INSERT_STMT:
+      case PG_QUERY__NODE__NODE_UPDATE_STMT:
+      case PG_QUERY__NODE__NODE_DELETE_STMT:
+      case PG_QUERY__NODE__NODE_MERGE_STMT:
+        break;  // visit() adds the kind, as for DML nested in a CTE
       case PG_QUERY__NODE__NODE_EXECUTE_STMT:
         add_statement_kind(Kind::kExecute);
         cmd_.prepared_name = n->execute_stmt->name ? n->execute_stmt->name : "";
@@ -184,10 +201,6 @@ class Walker {
         add_statement_kind(Kind::kDeallocate);
         cmd_.prepared_name = n->deallocate_stmt->name ? n->deallocate_stmt->name : "";
         break;
-      case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT:
-        mix("DeclareCursorStmt");
-        statement(n->declare_cursor_stmt->query);
-        return;
       case PG_QUERY__NODE__NODE_FETCH_STMT:
       case PG_QUERY__NODE__NODE_CLOSE_PORTAL_STMT:
         add_statement_kind(Kind::kSelect);  // reads rows of a cursor checked when declared
@@ -223,14 +236,6 @@ class Walker {
       case PG_QUERY__NODE__NODE_CALL_STMT:
         add_statement_kind(Kind::kCall);
         break;
-      case PG_QUERY__NODE__NODE_VACUUM_STMT:
-      case PG_QUERY__NODE__NODE_REINDEX_STMT:
-      case PG_QUERY__NODE__NODE_CLUSTER_STMT:
-      case PG_QUERY__NODE__NODE_CHECK_POINT_STMT:
-      case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
-        add_statement_kind(Kind::kMaintenance);
-        write_ctx_ = true;
-        break;
       case PG_QUERY__NODE__NODE_LOCK_STMT:
         add_statement_kind(Kind::kLock);
         break;
@@ -238,6 +243,33 @@ class Walker {
       case PG_QUERY__NODE__NODE_NOTIFY_STMT:
       case PG_QUERY__NODE__NODE_UNLISTEN_STMT:
         add_statement_kind(Kind::kListenNotify);
+        break;
+      case PG_QUERY__NODE__NODE_ALTER_SYSTEM_STMT:
+        add_statement_kind(Kind::kAlterSystem);
+        break;
+      case PG_QUERY__NODE__NODE_DISCARD_STMT:
+        add_statement_kind(Kind::kOther);
+        if (n->discard_stmt->target == PG_QUERY__DISCARD_MODE__DISCARD_ALL) {
+          add_statement_kind(Kind::kSetRole);  // DISCARD ALL includes RESET ALL (resets the role)
+        }
+        break;
+      default:
+        note_writing_kind(n);
+        break;
+    }
+  }
+
+  // Statements that change objects, roles or storage: the relations they name are written. A
+  // statement named nowhere, and not DDL by its node's name, is `other`.
+  void note_writing_kind(const PgQuery__Node* n) {
+    switch (n->node_case) {
+      case PG_QUERY__NODE__NODE_VACUUM_STMT:
+      case PG_QUERY__NODE__NODE_REINDEX_STMT:
+      case PG_QUERY__NODE__NODE_CLUSTER_STMT:
+      case PG_QUERY__NODE__NODE_CHECK_POINT_STMT:
+      case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
+        add_statement_kind(Kind::kMaintenance);
+        write_ctx_ = true;
         break;
       case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
         add_statement_kind(Kind::kTruncate);
@@ -256,15 +288,6 @@ class Walker {
         write_ctx_ = true;
         ddl_root_ = true;
         break;
-      case PG_QUERY__NODE__NODE_ALTER_SYSTEM_STMT:
-        add_statement_kind(Kind::kAlterSystem);
-        break;
-      case PG_QUERY__NODE__NODE_DISCARD_STMT:
-        add_statement_kind(Kind::kOther);
-        if (n->discard_stmt->target == PG_QUERY__DISCARD_MODE__DISCARD_ALL) {
-          add_statement_kind(Kind::kSetRole);  // DISCARD ALL includes RESET ALL (resets the role)
-        }
-        break;
       case PG_QUERY__NODE__NODE_DROP_STMT:
         add_statement_kind(Kind::kDdl);
         write_ctx_ = true;
@@ -281,7 +304,6 @@ class Walker {
         }
         break;
     }
-    visit(&n->base);
   }
 
   static bool is_ddl(const PgQuery__Node* n) {
@@ -677,9 +699,61 @@ class Walker {
     }
     const ProtobufCMessageDescriptor* d = m->descriptor;
     mix(d->short_name ? d->short_name : "");
+    if (!visit_relation(m) && !visit_expression(m) && !visit_query(m)) {
+      children(m);
+    }
+    --depth_;
+  }
+
+  // A relation in FROM or a statement's target, and the name it is known by. True when m was
+  // one, and is then handled here.
+  bool visit_relation(const ProtobufCMessage* m) {
+    const ProtobufCMessageDescriptor* d = m->descriptor;
     if (d == &pg_query__range_var__descriptor) {
       table(reinterpret_cast<const PgQuery__RangeVar*>(m));
-    } else if (d == &pg_query__func_call__descriptor) {
+    } else if (d == &pg_query__range_subselect__descriptor) {
+      const auto* r = reinterpret_cast<const PgQuery__RangeSubselect*>(m);
+      if (r->alias != nullptr && r->alias->aliasname != nullptr) {
+        add_alias(r->alias->aliasname, "");
+        note_alias_columns(r->alias->aliasname, output_names(r->subquery, r->alias));
+      }
+      children(m);
+    } else if (d == &pg_query__range_function__descriptor) {
+      const auto* r = reinterpret_cast<const PgQuery__RangeFunction*>(m);
+      if (r->alias != nullptr && r->alias->aliasname != nullptr) {
+        add_alias(r->alias->aliasname, "");
+      } else {
+        // Unaliased, a function in FROM is named after the function.
+        for (size_t i = 0; i < r->n_functions; ++i) {
+          const PgQuery__Node* item = r->functions[i];
+          if (item->node_case == PG_QUERY__NODE__NODE_LIST && item->list->n_items > 0 &&
+              item->list->items[0]->node_case == PG_QUERY__NODE__NODE_FUNC_CALL) {
+            const PgQuery__FuncCall* fc = item->list->items[0]->func_call;
+            if (fc->n_funcname > 0 &&
+                fc->funcname[fc->n_funcname - 1]->node_case == PG_QUERY__NODE__NODE_STRING) {
+              add_alias(fc->funcname[fc->n_funcname - 1]->string->sval, "");
+            }
+          }
+        }
+      }
+      children(m);
+    } else if (d == &pg_query__join_expr__descriptor) {
+      const auto* j = reinterpret_cast<const PgQuery__JoinExpr*>(m);
+      if (j->alias != nullptr && j->alias->aliasname != nullptr) {
+        add_alias(j->alias->aliasname, "");
+      }
+      children(m);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // An expression that calls code, reads a column or is a constant. True when m was one, and is
+  // then handled here.
+  bool visit_expression(const ProtobufCMessage* m) {
+    const ProtobufCMessageDescriptor* d = m->descriptor;
+    if (d == &pg_query__func_call__descriptor) {
       function(reinterpret_cast<const PgQuery__FuncCall*>(m));
       children(m);
     } else if (d == &pg_query__a__expr__descriptor) {
@@ -719,43 +793,21 @@ class Walker {
         type_name(reinterpret_cast<const PgQuery__TypeName*>(m));
       }
       children(m);
-    } else if (d == &pg_query__range_subselect__descriptor) {
-      const auto* r = reinterpret_cast<const PgQuery__RangeSubselect*>(m);
-      if (r->alias != nullptr && r->alias->aliasname != nullptr) {
-        add_alias(r->alias->aliasname, "");
-        note_alias_columns(r->alias->aliasname, output_names(r->subquery, r->alias));
-      }
-      children(m);
-    } else if (d == &pg_query__range_function__descriptor) {
-      const auto* r = reinterpret_cast<const PgQuery__RangeFunction*>(m);
-      if (r->alias != nullptr && r->alias->aliasname != nullptr) {
-        add_alias(r->alias->aliasname, "");
-      } else {
-        // Unaliased, a function in FROM is named after the function.
-        for (size_t i = 0; i < r->n_functions; ++i) {
-          const PgQuery__Node* item = r->functions[i];
-          if (item->node_case == PG_QUERY__NODE__NODE_LIST && item->list->n_items > 0 &&
-              item->list->items[0]->node_case == PG_QUERY__NODE__NODE_FUNC_CALL) {
-            const PgQuery__FuncCall* fc = item->list->items[0]->func_call;
-            if (fc->n_funcname > 0 &&
-                fc->funcname[fc->n_funcname - 1]->node_case == PG_QUERY__NODE__NODE_STRING) {
-              add_alias(fc->funcname[fc->n_funcname - 1]->string->sval, "");
-            }
-          }
-        }
-      }
-      children(m);
-    } else if (d == &pg_query__join_expr__descriptor) {
-      const auto* j = reinterpret_cast<const PgQuery__JoinExpr*>(m);
-      if (j->alias != nullptr && j->alias->aliasname != nullptr) {
-        add_alias(j->alias->aliasname, "");
-      }
-      children(m);
     } else if (d == &pg_query__a__const__descriptor) {
       // Constants are not shape. Where they are is: the analyzer shares this analysis with texts
       // that differ only in literals that all sit at constants' locations.
       result_.const_locations.push_back(reinterpret_cast<const PgQuery__AConst*>(m)->location);
-    } else if (d == &pg_query__insert_stmt__descriptor) {
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // A query, at the root or nested (DML, SELECT, or an INTO clause): its kind and the relation it
+  // writes. True when m was one, and is then handled here.
+  bool visit_query(const ProtobufCMessage* m) {
+    const ProtobufCMessageDescriptor* d = m->descriptor;
+    if (d == &pg_query__insert_stmt__descriptor) {
       const auto* s = reinterpret_cast<const PgQuery__InsertStmt*>(m);
       add_statement_kind(Kind::kInsert);
       if (s->on_conflict_clause != nullptr &&
@@ -803,9 +855,9 @@ class Walker {
     } else if (d == &pg_query__into_clause__descriptor) {
       visit_into(reinterpret_cast<const PgQuery__IntoClause*>(m));
     } else {
-      children(m);
+      return false;
     }
-    --depth_;
+    return true;
   }
 
   void visit_into(const PgQuery__IntoClause* into) {
