@@ -1,7 +1,8 @@
 #pragma once
 // TreeWalker: turns one statement of libpg_query's protobuf parse tree into Command facts.
 // Internal to the analyzer; walks every message of the tree through protobuf-c reflection, so no
-// function call or table reference can hide in a node type this file does not name.
+// function call or table reference can hide in a node type the walker does not name. Which part
+// of it is in which file: tree_walker_internal.h.
 
 #include <cstdint>
 #include <string>
