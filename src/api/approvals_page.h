@@ -1,5 +1,7 @@
 #pragma once
-// The approvals web page, served by the admin listener without a build step:
+// The approvals web page, served by the admin listener. Its HTML (a template), script and style
+// are plain files in src/api/assets/, compiled in as they are (api/assets.h): no JavaScript
+// build step.
 //   GET /approvals            pending requests (status filter), Approve/Deny with a reason
 //   GET /approvals/{id}       one request (the link the held client is shown)
 //   GET /approvals/app.js, /approvals/app.css

@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "identity_test_pki.h"
 #include "net/stream.h"
+#include "support/identity_test_pki.h"
 
 namespace custos::net {
 namespace {

@@ -216,20 +216,28 @@ TEST_F(ApprovalApiTest, ThePageIsServedWithAStrictContentSecurityPolicy) {
   EXPECT_THAT(csp, HasSubstr("frame-ancestors 'none'"));
   EXPECT_THAT(page->body, HasSubstr("<script src=\"/approvals/app.js\"></script>"));
   EXPECT_THAT(page->body, Not(HasSubstr("<script>")));  // no inline script
+  EXPECT_THAT(page->body, HasSubstr("<title>custos approvals</title>"));
+  EXPECT_THAT(page->body, Not(HasSubstr("{{")));  // every placeholder of the template filled
   auto detail = client_->Get("/approvals/abcdefghij");
   EXPECT_EQ(detail->status, 200);
   EXPECT_THAT(detail->body, HasSubstr("data-approval-id=\"abcdefghij\""));
+  EXPECT_THAT(detail->body, HasSubstr("<h1>custos approval abcdefghij</h1>"));
+  EXPECT_THAT(detail->body, Not(HasSubstr("{{")));
   auto js = client_->Get("/approvals/app.js");
   EXPECT_EQ(js->status, 200);
   EXPECT_THAT(js->get_header_value("Content-Type"), HasSubstr("javascript"));
   EXPECT_THAT(js->body, Not(HasSubstr("innerHTML")));  // values are placed as text only
-  EXPECT_EQ(client_->Get("/approvals/app.css")->status, 200);
+  auto css = client_->Get("/approvals/app.css");
+  EXPECT_EQ(css->status, 200);
+  EXPECT_THAT(css->get_header_value("Content-Type"), HasSubstr("text/css"));
 }
 
 TEST(ApprovalsPage, HtmlEscapeNeutralisesMarkup) {
   EXPECT_EQ(html_escape("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
   EXPECT_THAT(approvals_page_html("\"><script>"), Not(HasSubstr("\"><script>")));
+  // A value that looks like a placeholder is text, not filled in turn.
+  EXPECT_THAT(approvals_page_html("{{title}}"), HasSubstr("data-approval-id=\"{{title}}\""));
 }
 
 }  // namespace

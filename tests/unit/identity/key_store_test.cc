@@ -17,8 +17,8 @@
 #include "identity/password_authenticator.h"
 #include "identity/stored_key_authenticator.h"
 #include "identity/token_service.h"
-#include "identity_test_pki.h"
 #include "store/sqlite/sqlite_key_store.h"
+#include "support/identity_test_pki.h"
 
 namespace custos::identity {
 namespace {

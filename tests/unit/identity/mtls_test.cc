@@ -7,7 +7,7 @@
 
 #include "core/hex.h"
 #include "identity/mtls_authenticator.h"
-#include "identity_test_pki.h"
+#include "support/identity_test_pki.h"
 
 namespace custos::identity {
 namespace {

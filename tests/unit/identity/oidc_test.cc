@@ -13,7 +13,7 @@
 #include "identity/jwks.h"
 #include "identity/jwt.h"
 #include "identity/oidc_verifier.h"
-#include "identity_test_pki.h"
+#include "support/identity_test_pki.h"
 
 namespace custos::config {
 // Declared in extension_loaders.h once the lead wires it in; repeated here so the test builds

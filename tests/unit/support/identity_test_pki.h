@@ -1,6 +1,6 @@
 #pragma once
-// Test-only PKI for the identity tests: keys, a JWT signer, JWKS documents and X.509
-// certificates generated with OpenSSL at test time (nothing secret is checked in).
+// Test-only PKI for the identity and TLS stream tests: keys, a JWT signer, JWKS documents and
+// X.509 certificates generated with OpenSSL at test time (nothing secret is checked in).
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
