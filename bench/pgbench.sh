@@ -16,15 +16,12 @@ CLIENTS=${CLIENTS:-8}
 start_postgres
 make_certs
 start_pgbouncer
-start_custos
+start_custos custos
 TARGETS=(direct pgbouncer custos)
 if [[ "${POLICY:-}" == "readonly" ]]; then
-  PLAIN_PORT=$CUSTOS_PORT PLAIN_KEY=$CUSTOS_KEY
-  start_custos "    rules:
+  start_custos custos_policy "    rules:
       - allow: { kinds: [readonly] }
       - allow: { kinds: [insert, update], tables: [\"pgbench_*\"] }"
-  POLICY_PORT=$CUSTOS_PORT POLICY_KEY=$CUSTOS_KEY
-  CUSTOS_PORT=$PLAIN_PORT CUSTOS_KEY=$PLAIN_KEY
   TARGETS+=(custos_policy)
 fi
 
@@ -33,21 +30,14 @@ env $(conn_env direct) pgbench -h 127.0.0.1 -i -s 10 -q orders >/dev/null 2>&1
 declare -A TPS
 run_pgbench() {  # target mode extra-args...
   local target=$1 mode=$2; shift 2
-  local envs
-  if [[ $target == custos_policy ]]; then envs=$(conn_env custos "$POLICY_PORT" "$POLICY_KEY");
-  else envs=$(conn_env "$target"); fi
-  env $envs pgbench -h 127.0.0.1 -n -M "$mode" -c "$CLIENTS" -j 2 -T "$DURATION" "$@" orders 2>/dev/null \
-    | awk '/^tps = / {print $3; exit}'
+  pgbench_tps "$target" -M "$mode" -c "$CLIENTS" -j 2 -T "$DURATION" "$@"
 }
 
 WORKLOADS=("S simple" "S extended" "S prepared" "B simple")
 echo "pgbench: $ROUNDS rounds x ${DURATION}s, -c $CLIENTS -j 2, scale 10; targets: ${TARGETS[*]}"
 for round in $(seq 1 "$ROUNDS"); do
-  # Each round starts with another target: on a shared 2-core machine the slot a run gets in
-  # the sequence (what ran just before it, what the host is doing) shifts its TPS by several
-  # per cent, and a fixed order would hand that to the same target every round.
-  order=()
-  for i in "${!TARGETS[@]}"; do order+=("${TARGETS[$(((i + round - 1) % ${#TARGETS[@]}))]}"); done
+  # Each round starts with another target (see rotate in lib.sh).
+  order=($(rotate "$round" "${TARGETS[@]}"))
   for w in "${WORKLOADS[@]}"; do
     set -- $w
     for t in "${order[@]}"; do
