@@ -16,22 +16,16 @@ B=${B:-$(custos_bin)}
 
 start_postgres
 make_certs
-CUSTOS_BIN=$A start_custos "${POLICY_A:-${POLICY:-    default: allow}}"
-A_PORT=$CUSTOS_PORT A_KEY=$CUSTOS_KEY
-CUSTOS_BIN=$B start_custos "${POLICY_B:-${POLICY:-    default: allow}}"
-B_PORT=$CUSTOS_PORT B_KEY=$CUSTOS_KEY
+CUSTOS_BIN=$A start_custos A "${POLICY_A:-${POLICY:-    default: allow}}"
+CUSTOS_BIN=$B start_custos B "${POLICY_B:-${POLICY:-    default: allow}}"
 env $(conn_env direct) pgbench -h 127.0.0.1 -i -s 10 -q orders >/dev/null 2>&1
 
 declare -A TPS
 echo "pgbench -S: $ROUNDS rounds x ${DURATION}s, -c 8 -j 2, scale 10; A=$A B=$B"
 for round in $(seq 1 "$ROUNDS"); do
   for mode in $MODES; do
-    if ((round % 2)); then order="A B"; else order="B A"; fi
-    for t in $order; do
-      if [[ $t == A ]]; then envs=$(conn_env custos "$A_PORT" "$A_KEY");
-      else envs=$(conn_env custos "$B_PORT" "$B_KEY"); fi
-      tps=$(env $envs pgbench -h 127.0.0.1 -n -M "$mode" -c 8 -j 2 -T "$DURATION" -S orders \
-              2>/dev/null | awk '/^tps = / {print $3; exit}')
+    for t in $(rotate "$round" A B); do
+      tps=$(pgbench_tps "$t" -M "$mode" -c 8 -j 2 -T "$DURATION" -S)
       TPS["$mode $t"]+="$tps "
       printf 'round %d  %-9s %s %10.1f tps\n' "$round" "$mode" "$t" "$tps"
     done

@@ -102,17 +102,24 @@ INI
   wait_port "$BOUNCER_PORT"
 }
 
-# start_custos [extra policy yaml]
+# The custos instances started so far, by name: their port and API key.
+declare -gA CUSTOS_PORTS=() CUSTOS_KEYS=()
+
+# start_custos NAME [policy yaml]: a custos in front of the database with its own port, key and
+# data dir, from $(custos_bin); `CUSTOS_BIN=other/custos start_custos NAME` runs another build
+# with the same config. The policy defaults to `default: allow`. conn_env NAME reaches it.
 start_custos() {
-  CUSTOS_PORT=$(free_port)
-  CUSTOS_KEY="cst_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  local sha
-  sha=$(printf '%s' "$CUSTOS_KEY" | sha256sum | cut -d' ' -f1)
-  mkdir -p "$WORK/custos-$CUSTOS_PORT"
-  cat >"$WORK/custos-$CUSTOS_PORT/custos.yaml" <<YAML
-listen: { postgres: 127.0.0.1:$CUSTOS_PORT }
+  local name=$1 policy=${2:-    default: allow}
+  local port key sha dir
+  port=$(free_port)
+  key="cst_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  sha=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
+  dir="$WORK/custos-$port"
+  mkdir -p "$dir"
+  cat >"$dir/custos.yaml" <<YAML
+listen: { postgres: 127.0.0.1:$port }
 tls: { cert: $WORK/tls.crt, key: $WORK/tls.key }
-data_dir: $WORK/custos-$CUSTOS_PORT/data
+data_dir: $dir/data
 log_level: warn
 threads: ${CUSTOS_THREADS:-0}
 identities:
@@ -128,22 +135,42 @@ policies:
   - name: bench
     identities: [bench]
     connections: [orders]
-${1:-    default: allow}
+$policy
 YAML
   BENCH_DB_PASSWORD="$APP_PASSWORD" "$(custos_bin)" serve \
-    --config "$WORK/custos-$CUSTOS_PORT/custos.yaml" >"$WORK/custos-$CUSTOS_PORT/log" 2>&1 &
+    --config "$dir/custos.yaml" >"$dir/log" 2>&1 &
   PIDS+=($!)
-  CUSTOS_PID=$!
-  wait_port "$CUSTOS_PORT"
+  wait_port "$port"
+  CUSTOS_PORTS[$name]=$port
+  CUSTOS_KEYS[$name]=$key
 }
 
-# dsn_for direct|pgbouncer|custos  → sets PGHOST-style env in the caller via echo of args
+# conn_env direct|pgbouncer|NAME: the libpq environment (PGPORT=... PGUSER=...) that reaches
+# PostgreSQL directly, through pgbouncer, or through the custos started as NAME.
 conn_env() {
   case "$1" in
     direct) echo "PGPORT=$PG_PORT PGUSER=app_rw PGPASSWORD=$APP_PASSWORD PGSSLMODE=disable" ;;
     pgbouncer) echo "PGPORT=$BOUNCER_PORT PGUSER=app_rw PGPASSWORD=$APP_PASSWORD PGSSLMODE=require" ;;
-    custos*) echo "PGPORT=${2:-$CUSTOS_PORT} PGUSER=bench PGPASSWORD=${3:-$CUSTOS_KEY} PGSSLMODE=require" ;;
+    *) echo "PGPORT=${CUSTOS_PORTS[$1]} PGUSER=bench PGPASSWORD=${CUSTOS_KEYS[$1]} PGSSLMODE=require" ;;
   esac
+}
+
+# pgbench_tps TARGET pgbench-args...: one pgbench run against the orders database through
+# TARGET (as for conn_env); prints its TPS.
+pgbench_tps() {
+  local envs
+  envs=$(conn_env "$1")
+  env $envs pgbench -h 127.0.0.1 -n "${@:2}" orders 2>/dev/null | awk '/^tps = / {print $3; exit}'
+}
+
+# rotate ROUND ITEMS...: the items rotated left by ROUND-1, one per line. Each round of a run
+# starts with another target: on a shared 2-core machine the slot a run gets in the sequence
+# (what ran just before it, what the host is doing) shifts its TPS by several per cent, and a
+# fixed order would hand that to the same target every round. Two items alternate: A B, B A, ...
+rotate() {
+  local round=$1; shift
+  local items=("$@") i
+  for i in "${!items[@]}"; do echo "${items[$(((i + round - 1) % ${#items[@]}))]}"; done
 }
 
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b else 'n/a')" "$1" "$2"; }

@@ -20,11 +20,10 @@ create table people as
 alter table people owner to app_rw;
 SQL
 export BENCH_MASK_KEY="bench-mask-key-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-start_custos "    default: allow
+start_custos plain "    default: allow
     mask:
       - { columns: [nobody.nothing], strategy: redact }"
-PLAIN_PORT=$CUSTOS_PORT PLAIN_KEY=$CUSTOS_KEY
-start_custos "    default: allow
+start_custos mask "    default: allow
     mask:
       - { columns: [people.email], strategy: partial }
       - { columns: [people.ssn], strategy: redact }
@@ -32,7 +31,6 @@ start_custos "    default: allow
       - { columns: [people.h], strategy: fpe }
       - { detect: [email, credit_card, us_ssn, iban, phone, ipv4, ipv6, aws_access_key, aws_secret_key, jwt, private_key, api_token], strategy: redact }
 mask_key: env:BENCH_MASK_KEY"
-MASK_PORT=$CUSTOS_PORT MASK_KEY=$CUSTOS_KEY
 
 timeit() {  # envs sql
   local t0 t1
@@ -46,8 +44,8 @@ for q in "select * from people" "copy people to stdout"; do
   d=() n=() m=()
   for r in $(seq 1 "$REPS"); do
     d+=("$(timeit "$(conn_env direct)" "$q")")
-    n+=("$(timeit "$(conn_env custos "$PLAIN_PORT" "$PLAIN_KEY")" "$q")")
-    m+=("$(timeit "$(conn_env custos "$MASK_PORT" "$MASK_KEY")" "$q")")
+    n+=("$(timeit "$(conn_env plain)" "$q")")
+    m+=("$(timeit "$(conn_env mask)" "$q")")
   done
   D=$(median "${d[@]}"); N=$(median "${n[@]}"); M=$(median "${m[@]}")
   printf '%-24s %9.3f %12.3f %12.3f %12s %12s\n' "$q" "$D" "$N" "$M" "$(ratio "$N" "$D")" "$(ratio "$M" "$D")"

@@ -7,6 +7,11 @@
 # ratios for a 1M-row `select *` and `COPY ... TO STDOUT`. Recording is on, as in production.
 # With POLICY=readonly a second custos runs with a readonly statement policy and is reported
 # beside the first.
+# With OTHER_CUSTOS=/path/to/custos another build runs too, with the same config on a port of
+# its own, and every table adds its TPS (or time) and the ratio c/other of this build to it; the
+# two custos runs of a workload are back to back in alternating order, as in bench/ab.sh:
+#   OTHER_CUSTOS=/tmp/custos-main bench/pgbench.sh
+# This build is $CUSTOS_BIN, else build/release/custos.
 source "$(dirname "$0")/lib.sh"
 
 ROUNDS=${ROUNDS:-3}
@@ -16,16 +21,19 @@ CLIENTS=${CLIENTS:-8}
 start_postgres
 make_certs
 start_pgbouncer
-start_custos
+start_custos custos
 TARGETS=(direct pgbouncer custos)
 if [[ "${POLICY:-}" == "readonly" ]]; then
-  PLAIN_PORT=$CUSTOS_PORT PLAIN_KEY=$CUSTOS_KEY
-  start_custos "    rules:
+  start_custos custos_policy "    rules:
       - allow: { kinds: [readonly] }
       - allow: { kinds: [insert, update], tables: [\"pgbench_*\"] }"
-  POLICY_PORT=$CUSTOS_PORT POLICY_KEY=$CUSTOS_KEY
-  CUSTOS_PORT=$PLAIN_PORT CUSTOS_KEY=$PLAIN_KEY
   TARGETS+=(custos_policy)
+fi
+OTHER_CUSTOS=${OTHER_CUSTOS:-}
+ROTATED=("${TARGETS[@]}")  # custos_other is not rotated but paired with custos
+if [[ -n $OTHER_CUSTOS ]]; then
+  CUSTOS_BIN=$OTHER_CUSTOS start_custos custos_other
+  TARGETS+=(custos_other)
 fi
 
 env $(conn_env direct) pgbench -h 127.0.0.1 -i -s 10 -q orders >/dev/null 2>&1
@@ -33,21 +41,20 @@ env $(conn_env direct) pgbench -h 127.0.0.1 -i -s 10 -q orders >/dev/null 2>&1
 declare -A TPS
 run_pgbench() {  # target mode extra-args...
   local target=$1 mode=$2; shift 2
-  local envs
-  if [[ $target == custos_policy ]]; then envs=$(conn_env custos "$POLICY_PORT" "$POLICY_KEY");
-  else envs=$(conn_env "$target"); fi
-  env $envs pgbench -h 127.0.0.1 -n -M "$mode" -c "$CLIENTS" -j 2 -T "$DURATION" "$@" orders 2>/dev/null \
-    | awk '/^tps = / {print $3; exit}'
+  pgbench_tps "$target" -M "$mode" -c "$CLIENTS" -j 2 -T "$DURATION" "$@"
 }
 
 WORKLOADS=("S simple" "S extended" "S prepared" "B simple")
 echo "pgbench: $ROUNDS rounds x ${DURATION}s, -c $CLIENTS -j 2, scale 10; targets: ${TARGETS[*]}"
+[[ -n $OTHER_CUSTOS ]] && echo "custos=$(custos_bin) other=$OTHER_CUSTOS"
 for round in $(seq 1 "$ROUNDS"); do
-  # Each round starts with another target: on a shared 2-core machine the slot a run gets in
-  # the sequence (what ran just before it, what the host is doing) shifts its TPS by several
-  # per cent, and a fixed order would hand that to the same target every round.
+  # Each round starts with another target (see rotate in lib.sh). The other build runs right
+  # before or after this one, alternately, so c/other per round compares neighbouring runs.
   order=()
-  for i in "${!TARGETS[@]}"; do order+=("${TARGETS[$(((i + round - 1) % ${#TARGETS[@]}))]}"); done
+  for t in $(rotate "$round" "${ROTATED[@]}"); do
+    if [[ $t == custos && -n $OTHER_CUSTOS ]]; then order+=($(rotate "$round" custos custos_other));
+    else order+=("$t"); fi
+  done
   for w in "${WORKLOADS[@]}"; do
     set -- $w
     for t in "${order[@]}"; do
@@ -61,6 +68,7 @@ done
 echo
 printf '%-16s %12s %12s %12s %10s %10s' workload direct pgbouncer custos c/bouncer c/direct
 [[ " ${TARGETS[*]} " == *custos_policy* ]] && printf ' %14s %10s %12s' custos+policy p/bouncer p/custos
+[[ -n $OTHER_CUSTOS ]] && printf ' %12s %10s' other c/other
 echo
 for w in "${WORKLOADS[@]}"; do
   set -- $w
@@ -70,20 +78,29 @@ for w in "${WORKLOADS[@]}"; do
     p=$(median ${TPS["$1 $2 custos_policy"]})
     printf ' %14.1f %10s %12s' "$p" "$(ratio "$p" "$b")" "$(ratio "$p" "$c")"
   fi
+  if [[ -n $OTHER_CUSTOS ]]; then
+    o=$(median ${TPS["$1 $2 custos_other"]})
+    printf ' %12.1f %10s' "$o" "$(ratio "$c" "$o")"
+  fi
   echo
 done
 # Runs of one workload in one round are back to back, so their ratio drifts less with the
 # machine's load than a ratio of medians; both are shown. The order of targets rotates by round.
-echo
-echo "custos/pgbouncer per round (median):"
-for w in "${WORKLOADS[@]}"; do
-  set -- $w
-  read -ra bs <<<"${TPS["$1 $2 pgbouncer"]}"
-  read -ra cs <<<"${TPS["$1 $2 custos"]}"
-  rs=()
-  for i in "${!bs[@]}"; do rs+=("$(ratio "${cs[$i]}" "${bs[$i]}")"); done
-  printf '  %-14s %s  (%s)\n' "-$1 $2" "${rs[*]}" "$(median "${rs[@]}")"
-done
+per_round() {  # numerator-target denominator-target
+  local num=$1 den=$2
+  echo
+  echo "$num/$den per round (median):"
+  for w in "${WORKLOADS[@]}"; do
+    set -- $w
+    read -ra bs <<<"${TPS["$1 $2 $den"]}"
+    read -ra cs <<<"${TPS["$1 $2 $num"]}"
+    rs=()
+    for i in "${!bs[@]}"; do rs+=("$(ratio "${cs[$i]}" "${bs[$i]}")"); done
+    printf '  %-14s %s  (%s)\n' "-$1 $2" "${rs[*]}" "$(median "${rs[@]}")"
+  done
+}
+per_round custos pgbouncer
+[[ -n $OTHER_CUSTOS ]] && per_round custos custos_other
 
 # Large results: wall time of 1M rows through each target (median of REPS runs).
 REPS=${REPS:-3}
@@ -97,12 +114,21 @@ timeit() {  # target sql
   python3 -c "print($t1-$t0)"
 }
 echo
-printf '%-28s %10s %10s %10s %10s %10s\n' "large result (median s)" direct pgbouncer custos c/direct c/bouncer
+LARGE=(direct pgbouncer custos)
+[[ -n $OTHER_CUSTOS ]] && LARGE+=(custos_other)
+printf '%-28s %10s %10s %10s %10s %10s' "large result (median s)" direct pgbouncer custos c/direct c/bouncer
+[[ -n $OTHER_CUSTOS ]] && printf ' %10s %10s' other c/other
+echo
 for q in "select * from big" "copy big to stdout"; do
   declare -A W=()
   for r in $(seq 1 "$REPS"); do
-    for t in direct pgbouncer custos; do W[$t]+="$(timeit "$t" "$q") "; done
+    for t in "${LARGE[@]}"; do W[$t]+="$(timeit "$t" "$q") "; done
   done
   d=$(median ${W[direct]}); b=$(median ${W[pgbouncer]}); c=$(median ${W[custos]})
-  printf '%-28s %10.3f %10.3f %10.3f %10s %10s\n' "$q" "$d" "$b" "$c" "$(ratio "$c" "$d")" "$(ratio "$c" "$b")"
+  printf '%-28s %10.3f %10.3f %10.3f %10s %10s' "$q" "$d" "$b" "$c" "$(ratio "$c" "$d")" "$(ratio "$c" "$b")"
+  if [[ -n $OTHER_CUSTOS ]]; then
+    o=$(median ${W[custos_other]})
+    printf ' %10.3f %10s' "$o" "$(ratio "$c" "$o")"
+  fi
+  echo
 done

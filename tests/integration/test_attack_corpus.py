@@ -20,7 +20,7 @@ import psycopg2
 import pytest
 
 import harness
-from conftest import GatewaySetup
+from harness.postgres import GatewaySetup
 
 HERE = Path(__file__).parent
 ATTACK = HERE.parent / "attack"

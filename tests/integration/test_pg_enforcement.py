@@ -9,7 +9,7 @@ import psycopg2
 import pytest
 
 import harness
-from conftest import GatewaySetup
+from harness.postgres import GatewaySetup
 
 # ci-deploy may run functions that execute SQL text (so a statement can change a parse setting
 # behind custos's back); `reader` is a plain readonly identity; `writer` may change the schema.

@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 
 import harness
-from conftest import GatewaySetup
+from harness.postgres import GatewaySetup
 
 HERE = Path(__file__).parent
 

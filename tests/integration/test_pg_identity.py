@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 
 import harness
-from conftest import GatewaySetup
+from harness.postgres import GatewaySetup
 from oidc_issuer import TestIssuer
 
 

@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 
 import harness
-from conftest import GatewaySetup
+from harness.postgres import GatewaySetup
 
 POLICY = """    default: allow
     mask:

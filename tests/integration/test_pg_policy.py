@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from conftest import GatewaySetup
+from harness.postgres import GatewaySetup
 import harness
 
 HERE = Path(__file__).parent

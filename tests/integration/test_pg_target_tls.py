@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 import harness
-from conftest import GatewaySetup
+from harness.postgres import GatewaySetup
 
 
 @pytest.fixture(scope="module")

@@ -1,21 +1,24 @@
-"""Test harness: real PostgreSQL clusters, TLS certificates and custos processes.
+"""PostgreSQL for the tests: throw-away clusters (initdb/pg_ctl), the wire protocol spoken by
+hand (`RawSession`), and `GatewaySetup`, a custos config in front of a cluster with psql helpers.
 
-Everything runs in temporary directories on free loopback ports and is stopped by PID.
+Everything here is specific to PostgreSQL; generic helpers come from `common.py` and the custos
+process from `custos.py`. Another protocol gets a module of its own beside this one (`mysql.py`
+with its server, its wire helpers and its `GatewaySetup` subclass) and a fixtures module in
+`fixtures/`; it does not add to this one.
 """
-import hashlib
 import os
 import secrets
 import shutil
-import signal
 import socket
+import ssl
+import struct
 import subprocess
-import tempfile
-import time
 from pathlib import Path
 
 import psycopg2
 
-REPO = Path(__file__).resolve().parents[2]
+from . import custos
+from .common import free_port, running_as_root, wait_port
 
 
 def find_pg_bindir():
@@ -29,49 +32,9 @@ def find_pg_bindir():
 PG_BIN = find_pg_bindir()
 
 
-def custos_bin():
-    env = os.environ.get("CUSTOS_BIN")
-    if env:
-        return env
-    for cand in sorted(REPO.glob("build/*/custos")):
-        if os.access(cand, os.X_OK):
-            return str(cand)
-    raise RuntimeError("custos binary not found; build first (cmake --preset release)")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(check, timeout, interval=0.1):
-    """Calls check() until it returns something true, for `timeout` seconds at most, and
-    returns its last result (false when the time ran out)."""
-    deadline = time.time() + timeout
-    while True:
-        got = check()
-        if got or time.time() >= deadline:
-            return got
-        time.sleep(interval)
-
-
-def wait_port(port, timeout=15.0, proc=None):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"port {port} not listening after {timeout}s")
-
-
 def run_as_postgres_user():
     """initdb refuses to run as root; tests run as root in CI, so drop to 'postgres' then."""
-    return os.geteuid() == 0
+    return running_as_root()
 
 
 class PgCluster:
@@ -164,95 +127,57 @@ class PgCluster:
             conn.close()
 
 
-def make_certs(d: Path):
-    """A test CA and a server certificate for 127.0.0.1/localhost (clearly test fixtures)."""
-    d.mkdir(parents=True, exist_ok=True)
-    def ossl(*args):
-        subprocess.run(["openssl", *args], check=True, capture_output=True)
-    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-         "-keyout", str(d / "ca.key"), "-out", str(d / "ca.crt"), "-days", "2",
-         "-subj", "/CN=custos test CA")
-    ext = d / "ext.cnf"
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-         "-keyout", str(d / "server.key"), "-out", str(d / "server.csr"),
-         "-subj", "/CN=localhost")
-    ossl("x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.crt"),
-         "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-out", str(d / "server.crt"),
-         "-days", "2", "-extfile", str(ext))
-    os.chmod(d / "server.key", 0o600)
-    return d
+class GatewaySetup(custos.GatewaySetup):
+    """A gateway in front of the cluster `pg`: its PostgreSQL listener, the connections `orders`
+    (the cluster) and `down` (a port where nothing listens), and psql/DSN helpers. Options are
+    those of `custos.GatewaySetup`."""
 
+    def __init__(self, pg, certs, **options):
+        self.pg = pg
+        self.pg_port = free_port()
+        self.down_port = free_port()  # nothing listens here
+        super().__init__(certs, **options)
 
-def new_api_key():
-    key = "cst_" + secrets.token_urlsafe(32)
-    return key, hashlib.sha256(key.encode()).hexdigest()
+    def listen_yaml(self):
+        return f"  postgres: 127.0.0.1:{self.pg_port}\n"
 
+    def connections_yaml(self):
+        return f"""  - name: orders
+    type: postgres
+    address: 127.0.0.1:{self.pg.port}
+    database: orders
+    credentials: {{ username: {self.pg.app_user}, password: env:ORDERS_DB_PASSWORD }}
+  - name: down
+    type: postgres
+    address: 127.0.0.1:{self.down_port}
+    database: orders
+    credentials: {{ username: {self.pg.app_user}, password: env:ORDERS_DB_PASSWORD }}
+"""
 
-class Gateway:
-    """A running `custos serve` with its own config, data dir and log."""
+    def listen_ports(self):
+        return [self.pg_port]
 
-    def __init__(self, base: Path, config_text: str, env=None):
-        self.base = base
-        self.base.mkdir(parents=True, exist_ok=True)
-        self.config_path = base / "custos.yaml"
-        self.config_path.write_text(config_text)
-        self.log_path = base / "custos.log"
-        self.env = dict(os.environ)
-        self.env.update(env or {})
-        self.proc = None
+    def gateway_env(self):
+        return {"ORDERS_DB_PASSWORD": self.pg.app_password}
 
-    def start(self, pg_port, admin_port=None):
-        self.pg_port = pg_port
-        self.admin_port = admin_port
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([custos_bin(), "serve", "--config", str(self.config_path)],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
-        wait_port(pg_port, proc=self.proc)
-        if admin_port:
-            wait_port(admin_port, proc=self.proc)
-        return self
+    def dsn(self, user="ci-deploy", dbname="orders", sslmode="require", password=None):
+        return (f"host=127.0.0.1 port={self.pg_port} user={user} dbname={dbname} "
+                f"sslmode={sslmode} password={password if password is not None else self.key}")
 
-    def stop(self, sig=signal.SIGTERM, timeout=40):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc:
-            self.log.close()
-        return self.proc.returncode if self.proc else None
-
-    def cli(self, *args, check=False):
-        return subprocess.run([custos_bin(), *args, "--config", str(self.config_path)],
-                              capture_output=True, text=True, check=check, env=self.env,
-                              timeout=120)
-
-    def log_text(self):
-        return self.log_path.read_text(errors="replace")
-
-    def data_dir(self):
-        return self.base / "data"
-
-    def recordings_text(self):
-        out = []
-        for p in sorted((self.data_dir() / "recordings").rglob("*.jsonl")):
-            out.append(p.read_text(errors="replace"))
-        return "\n".join(out)
-
-
-def tempdir(prefix):
-    d = Path(tempfile.mkdtemp(prefix=prefix))
-    if run_as_postgres_user():
-        os.chmod(d, 0o755)
-    return d
+    def psql(self, *args, user="ci-deploy", dbname="orders", sslmode="require", key=None,
+             input=None, timeout=60):
+        env = dict(os.environ)
+        env["PGPASSWORD"] = key if key is not None else self.key
+        env["PGCONNECT_TIMEOUT"] = "10"
+        conninfo = (f"host=127.0.0.1 port={self.pg_port} user={user} dbname={dbname} "
+                    f"sslmode={sslmode}")
+        return subprocess.run(["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", conninfo,
+                               *args], capture_output=True, text=True, env=env, input=input,
+                              timeout=timeout)
 
 
 def pg_message(kind: bytes, body: bytes = b"") -> bytes:
     """One frontend protocol message: type byte, length, body."""
-    import struct
     return kind + struct.pack("!i", len(body) + 4) + body
 
 
@@ -274,9 +199,6 @@ class RawSession:
                  direct_alpn=None):
         """direct_alpn: a list of ALPN names to start TLS at once with (libpq's
         sslnegotiation=direct), instead of sending an SSLRequest."""
-        import ssl
-        import struct
-
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         if direct_alpn is not None:
             ctx = ssl.create_default_context()
@@ -315,8 +237,6 @@ class RawSession:
                 return
 
     def read_message(self):
-        import struct
-
         head = b""
         while len(head) < 5:
             chunk = self.sock.recv(5 - len(head))
