@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   auto* alist = approvals->add_subcommand("list", "list approval requests");
   add_config(alist);
   add_token(alist);
-  alist->add_option("--status", a_status, "pending|approved|denied|expired");
+  alist->add_option("--status", a_status, "pending|approved|denied|expired|withdrawn|orphaned");
   auto* ashow = approvals->add_subcommand("show", "show one approval request");
   add_config(ashow);
   add_token(ashow);

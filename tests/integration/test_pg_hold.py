@@ -281,3 +281,34 @@ def test_policy_test_cli_says_hold_as_the_gateway_does(hold, pg):
     t.join(20)
     assert out["error"].pgcode == "42501"
     assert count(pg, "id = 60") == 1
+
+
+def test_restart_orphans_a_pending_hold_instead_of_expiring_it(hold, pg):
+    """A gateway that stops while a statement is held cannot resume that connection: after the
+    restart the request is still listed, as orphaned (not silently expired), and can no longer
+    be approved; the statement never ran."""
+    t, out = run_in_thread(hold, "delete from hold_items where id = 70 and v > 0")
+    item = wait_pending(hold, "where id = 70 and v > 0")[0]
+    assert item["instance"]  # the host name unless configured
+    hold.gw.stop(signal.SIGKILL)  # a crash: no drain, nobody withdraws the request
+    t.join(20)
+    assert out.get("error") is not None
+    hold.gw.start(*hold.listen_ports(), hold.admin_port)
+    st, body = api(hold, "GET", f"/api/approvals/{item['id']}", hold.tokens["alice"])
+    assert st == 200
+    assert body["status"] == "orphaned", body
+    assert "restarted" in body["reason"]
+    st, body = api(hold, "GET", "/api/approvals?status=orphaned", hold.tokens["alice"])
+    assert [i["id"] for i in body["approvals"]] == [item["id"]]
+    st, body = api(hold, "POST", f"/api/approvals/{item['id']}/approve", hold.tokens["alice"], {})
+    assert st == 409, body
+    r = hold.gw.cli("approvals", "list", "--status", "orphaned", "--token", hold.tokens["alice"])
+    assert r.returncode == 0 and item["id"] in r.stdout, r.stdout + r.stderr
+    assert count(pg, "id = 70") == 1
+    # The restarted gateway holds new statements as before.
+    t, out = run_in_thread(hold, "delete from hold_items where id = 71 and v > 0")
+    item = wait_pending(hold, "where id = 71 and v > 0")[0]
+    st, _ = api(hold, "POST", f"/api/approvals/{item['id']}/approve", hold.tokens["alice"], {})
+    assert st == 200
+    t.join(20)
+    assert out.get("rowcount") == 1, out
