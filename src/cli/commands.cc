@@ -28,7 +28,7 @@ config::Config load_or_exit(const std::string& path) {
 }
 
 std::unique_ptr<store::Store> open_store_or_exit(const config::Config& cfg) {
-  auto s = store::open_store(cfg.store.empty() ? "sqlite://" + cfg.sqlite_path() : cfg.store);
+  auto s = store::open_store(cfg.store_url());
   if (!s) {
     std::fprintf(stderr, "custos: %s\n", s.error().message.c_str());
     std::exit(2);

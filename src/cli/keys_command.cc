@@ -9,6 +9,7 @@
 #include "config/value_parsers.h"
 #include "identity/key_issuer.h"
 #include "store/sqlite/sqlite_key_store.h"
+#include "store/store.h"
 
 namespace custos::cli {
 namespace {
@@ -58,12 +59,7 @@ int failed(const Error& e) {
 }
 
 std::unique_ptr<store::KeyStore> open_keys(const config::Config& cfg) {
-  if (!cfg.store.empty() && !cfg.store.starts_with("sqlite://")) {
-    std::fprintf(stderr, "custos: keys are kept in the sqlite store only (store: %s)\n",
-                 cfg.store.c_str());
-    return nullptr;
-  }
-  Result<std::unique_ptr<store::KeyStore>> ks = store::open_sqlite_key_store(cfg.sqlite_path());
+  Result<std::unique_ptr<store::KeyStore>> ks = store::open_key_store(cfg.store_url());
   if (!ks) {
     failed(ks.error());
     return nullptr;

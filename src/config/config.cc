@@ -38,6 +38,10 @@ const Connection* Config::find_connection(std::string_view name) const {
   return nullptr;
 }
 
+std::string Config::store_url() const {
+  return store.empty() ? std::string(kSqliteScheme) + sqlite_path() : store;
+}
+
 std::string Config::sqlite_path() const {
   std::string_view s = store;
   if (s.starts_with(kSqliteScheme)) {

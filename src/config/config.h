@@ -228,6 +228,7 @@ struct Config {
   const Identity* find_identity(std::string_view name) const;
   const Connection* find_connection(std::string_view name) const;
   std::string sqlite_path() const;  // resolved path of the sqlite store
+  std::string store_url() const;    // `store`, or sqlite://<sqlite_path()> when unset
 };
 
 // Loads and validates. Throws nothing: every problem is an Error whose message starts with

@@ -1,5 +1,6 @@
 #pragma once
-// Store: the session index (and later approvals, grants, keys). Implementations are thread-safe.
+// Store: the session index. A backend (open_backend) also keeps keys, approvals and grants, all
+// in one place named by the `store:` URL. Implementations are thread-safe.
 
 #include <chrono>
 #include <cstdint>
@@ -9,6 +10,8 @@
 #include <vector>
 
 #include "core/result.h"
+#include "store/approval_store.h"
+#include "store/key_store.h"
 
 namespace custos::store {
 
@@ -51,5 +54,18 @@ class Store {
 
 // "sqlite://PATH" → SqliteStore. Anything else is a kConfig error naming the supported schemes.
 [[nodiscard]] Result<std::unique_ptr<Store>> open_store(const std::string& url);
+
+// Every store a gateway keeps, on one backend.
+struct Backend {
+  std::unique_ptr<Store> sessions;
+  std::unique_ptr<KeyStore> keys;
+  std::unique_ptr<ApprovalStore> approvals;  // held requests, decisions and grants
+};
+
+// All stores of the backend the URL names ("sqlite://PATH": one SQLite file). Anything else is
+// a kConfig error naming the supported schemes.
+[[nodiscard]] Result<Backend> open_backend(const std::string& url);
+// Only the key store of that backend (`custos keys` needs nothing else).
+[[nodiscard]] Result<std::unique_ptr<KeyStore>> open_key_store(const std::string& url);
 
 }  // namespace custos::store

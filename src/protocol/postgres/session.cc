@@ -51,16 +51,16 @@ bool startup_parameter_allowed(std::string_view name) {
 
 }  // namespace
 
-void Session::start(server::Services& services, net::tcp::socket socket) {
-  auto session = std::make_shared<Session>(services, std::move(socket));
+void Session::start(server::Services& services, Shared& shared, net::tcp::socket socket) {
+  auto session = std::make_shared<Session>(services, shared, std::move(socket));
   services.sessions.add(session->id_, session);
   asio::co_spawn(session->client_.socket().get_executor(),
                  [session]() -> asio::awaitable<void> { co_await session->run(); },
                  asio::detached);
 }
 
-Session::Session(server::Services& services, net::tcp::socket socket)
-    : services_(services), id_(new_session_id()), client_(std::move(socket)) {
+Session::Session(server::Services& services, Shared& shared, net::tcp::socket socket)
+    : services_(services), shared_(shared), id_(new_session_id()), client_(std::move(socket)) {
   std::error_code ec;
   client_.socket().set_option(net::tcp::no_delay(true), ec);
   client_addr_ = client_.remote_address();
@@ -150,7 +150,7 @@ asio::awaitable<std::optional<StartupPacket>> Session::read_startup() {
   bool tls_done = false;
   bool gss_answered = false;
   while (true) {
-    if (!tls_done && !gss_answered && services_.client_tls && !client_in_.empty() &&
+    if (!tls_done && !gss_answered && shared_.client_tls && !client_in_.empty() &&
         client_in_.readable()[0] == kTlsHandshakeRecord) {
       // Direct TLS (libpq 17+ sslnegotiation=direct): the client opened with a ClientHello
       // instead of an SSLRequest. No startup packet can begin with this byte (its length would
@@ -201,14 +201,14 @@ asio::awaitable<std::optional<StartupPacket>> Session::read_startup() {
                               "custos: received unencrypted data after SSL request");
           co_return std::nullopt;
         }
-        const char answer = services_.client_tls ? 'S' : 'N';
+        const char answer = shared_.client_tls ? 'S' : 'N';
         auto [ec, n] = co_await client_.write_all(asio::buffer(&answer, 1));
         if (ec) {
           set_close_reason(CloseReason::client_eof);
           co_return std::nullopt;
         }
-        if (services_.client_tls) {
-          auto ok = co_await client_.accept_tls(*services_.client_tls);
+        if (shared_.client_tls) {
+          auto ok = co_await client_.accept_tls(*shared_.client_tls);
           if (!ok) {
             spdlog::info("session={} client={} {}", id_, client_addr_, ok.error().message);
             set_close_reason(CloseReason::client_error);
@@ -251,7 +251,7 @@ std::string Session::unreadable_reported_setting(const Frame& parameter_status) 
 
 asio::awaitable<bool> Session::accept_direct_tls() {
   const core::ByteView hello = client_in_.readable();
-  auto ok = co_await client_.accept_tls(*services_.client_tls, hello);
+  auto ok = co_await client_.accept_tls(*shared_.client_tls, hello);
   client_in_.consume(client_in_.readable().size());
   if (!ok) {
     spdlog::info("session={} client={} direct TLS: {}", id_, client_addr_, ok.error().message);
@@ -304,7 +304,7 @@ asio::awaitable<bool> Session::negotiate_protocol_version(const StartupPacket& s
 asio::awaitable<void> Session::handle_cancel(const StartupPacket& cancel) {
   core::inc(core::metrics().cancel_requests_total);
   set_close_reason(CloseReason::cancel_request);
-  auto target = services_.cancels.find(ClientKey{cancel.cancel_pid, cancel.cancel_secret});
+  auto target = shared_.cancels.find(ClientKey{cancel.cancel_pid, cancel.cancel_secret});
   if (!target) {
     // As PostgreSQL does: no answer either way, so keys cannot be probed.
     spdlog::info("session={} client={} cancel request with unknown key ignored", id_, client_addr_);
@@ -354,7 +354,7 @@ void Session::record_auth_failure(std::string_view claimed_identity, std::string
   row.started_at = std::chrono::system_clock::now();
   row.status = "auth_failed";
   row.recording_path = recorder_->path();
-  if (auto r = services_.store->record_session_start(row); !r) {
+  if (auto r = services_.store().record_session_start(row); !r) {
     spdlog::error("session={} store: {}", id_, r.error().message);
   }
 }
@@ -452,8 +452,8 @@ asio::awaitable<bool> Session::authenticate_client(const StartupPacket& startup)
     target_read_only_ = policy::guards_target_read_only(*policy_);
   }
   if (connection_) {
-    if (auto c = services_.target_catalogs.find(connection_->name);
-        c != services_.target_catalogs.end()) {
+    if (auto c = shared_.target_catalogs.find(connection_->name);
+        c != shared_.target_catalogs.end()) {
       target_catalog_ = c->second.get();
     }
   }
@@ -512,9 +512,9 @@ asio::awaitable<bool> Session::connect_upstream(const StartupPacket& startup) {
     // the guard are denied by policy (policy::guards_target_read_only).
     params.emplace_back("default_transaction_read_only", "on");
   }
-  auto it = services_.upstream_tls.find(conn.name);
+  auto it = shared_.upstream_tls.find(conn.name);
   auto login = co_await connect_and_login(
-      conn, it == services_.upstream_tls.end() ? nullptr : it->second.get(), params,
+      conn, it == shared_.upstream_tls.end() ? nullptr : it->second.get(), params,
       services_.cfg.limits.connect_timeout, services_.cfg.limits.max_message_bytes);
   if (login.error) {
     const auto& e = *login.error;
@@ -599,7 +599,7 @@ asio::awaitable<bool> Session::finish_upstream_startup() {
   row.started_at = std::chrono::system_clock::now();
   row.status = "active";
   row.recording_path = recorder_->path();
-  if (auto r = services_.store->record_session_start(row); !r) {
+  if (auto r = services_.store().record_session_start(row); !r) {
     spdlog::error("session={} store: {}", id_, r.error().message);
   }
   spdlog::info(
@@ -626,7 +626,7 @@ asio::awaitable<bool> Session::finish_upstream_startup() {
     if (frame->type == 'K') {
       auto key = parse_backend_key_data(frame->payload);
       if (key) {
-        client_key_ = services_.cancels.add(
+        client_key_ = shared_.cancels.add(
             UpstreamKey{conn.address.host, conn.address.port, key->pid, key->secret});
         encode_backend_key_data(out, client_key_->pid, client_key_->secret);
       }
@@ -715,7 +715,7 @@ void Session::finish() {
   closing_ = true;
   core::metrics().count_close(close_reason_);
   if (client_key_) {
-    services_.cancels.remove(*client_key_);
+    shared_.cancels.remove(*client_key_);
   }
   client_.close();
   if (upstream_) {
@@ -725,7 +725,7 @@ void Session::finish() {
   if (recorder_) {
     recorder_->on_session_end(
         record::SessionEndEvent{reason, bytes_from_client_, bytes_from_target_});
-    if (auto r = services_.store->record_session_end(id_, std::chrono::system_clock::now(),
+    if (auto r = services_.store().record_session_end(id_, std::chrono::system_clock::now(),
                                                      reason, statements_, bytes_from_client_,
                                                      bytes_from_target_);
         !r) {

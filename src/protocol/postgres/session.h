@@ -24,6 +24,7 @@
 #include "protocol/postgres/cancel_registry.h"
 #include "protocol/postgres/codec.h"
 #include "protocol/postgres/column_catalog.h"
+#include "protocol/postgres/module.h"
 #include "protocol/postgres/row_batch_masker.h"
 #include "record/session_recorder.h"
 #include "server/services.h"
@@ -39,9 +40,9 @@ inline constexpr std::string_view kWithheldErrorText =
 
 class Session : public server::LiveSession, public std::enable_shared_from_this<Session> {
  public:
-  static void start(server::Services& services, net::tcp::socket socket);
+  static void start(server::Services& services, Shared& shared, net::tcp::socket socket);
 
-  Session(server::Services& services, net::tcp::socket socket);
+  Session(server::Services& services, Shared& shared, net::tcp::socket socket);
   ~Session() override;
 
   void request_close(std::string_view reason) override;
@@ -142,6 +143,7 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   void finish();
 
   server::Services& services_;
+  Shared& shared_;
   std::string id_;
   net::Stream client_;
   std::optional<net::Stream> upstream_;

@@ -41,7 +41,7 @@ bool Session::needs_catalog_load(const sql::Analysis& a, sql::ResolutionNeeds* n
   }
   bool any = false;
   for (const sql::Command& c : a.statements) {
-    sql::ResolutionNeeds n = sql::resolution_needs(c, *target_catalog_, *services_.analyzer);
+    sql::ResolutionNeeds n = sql::resolution_needs(c, *target_catalog_, shared_.analyzer);
     if (n.empty()) {
       continue;
     }
@@ -88,7 +88,7 @@ std::shared_ptr<const sql::Analysis> Session::resolve_loaded(
   }
   std::shared_ptr<sql::Analysis> copy;
   for (size_t i = 0; i < a->statements.size(); ++i) {
-    auto r = sql::resolve(a->statements[i], *target_catalog_, *services_.analyzer);
+    auto r = sql::resolve(a->statements[i], *target_catalog_, shared_.analyzer);
     if (!r) {
       continue;
     }

@@ -41,9 +41,9 @@ bool aligned(const sql::Lineage& l, const std::vector<FieldDescription>& fields)
 
 CatalogClient& Session::side_connection() {
   if (!side_) {
-    auto it = services_.upstream_tls.find(connection_->name);
+    auto it = shared_.upstream_tls.find(connection_->name);
     side_ = std::make_unique<CatalogClient>(
-        *connection_, it == services_.upstream_tls.end() ? nullptr : it->second.get(),
+        *connection_, it == shared_.upstream_tls.end() ? nullptr : it->second.get(),
         services_.cfg.limits.connect_timeout, services_.cfg.limits.max_message_bytes);
   }
   return *side_;
@@ -125,7 +125,7 @@ asio::awaitable<void> Session::plan_for_row_description(const Frame& f) {
     plan_error_ = "custos: malformed row description; result withheld";
     co_return;
   }
-  auto& catalog = *services_.catalogs.at(connection_->name);
+  auto& catalog = *shared_.catalogs.at(connection_->name);
   std::vector<std::pair<uint32_t, int16_t>> keys;
   for (const auto& fd : rd->fields) {
     if (fd.table_oid != 0 && fd.column_attr > 0 && !catalog.find(fd.table_oid, fd.column_attr)) {

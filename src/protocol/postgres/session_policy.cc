@@ -165,7 +165,7 @@ Result<void> Session::on_query(const Frame& f, core::ByteView raw,
   const auto now = std::chrono::steady_clock::now();
   if (!decided) {
     // The pump decides every Query (with names resolved); this is only a fallback.
-    auto resolved = with_lineage(resolve_loaded(services_.analyzer->analyze(q->sql, parse_ctx_)));
+    auto resolved = with_lineage(resolve_loaded(shared_.analyzer.analyze(q->sql, parse_ctx_)));
     decided = decide(*resolved);
     decided->analysis = std::move(resolved);
   }
@@ -199,7 +199,7 @@ Result<void> Session::on_parse(const Frame& f, core::ByteView raw,
   ps.sql = std::string(p->sql);
   ps.analysis = analysis
                     ? std::move(analysis)
-                    : with_lineage(resolve_loaded(services_.analyzer->analyze(p->sql, parse_ctx_)));
+                    : with_lineage(resolve_loaded(shared_.analyzer.analyze(p->sql, parse_ctx_)));
   auto d = decide(*ps.analysis);
   ps.barrier = d.barrier;
   if (d.held) {

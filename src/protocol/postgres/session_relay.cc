@@ -258,7 +258,7 @@ asio::awaitable<void> Session::pump_client_to_upstream() {
           text = p->sql;
         }
         if (text) {
-          analysis = services_.analyzer->analyze(*text, parse_ctx_);
+          analysis = shared_.analyzer.analyze(*text, parse_ctx_);
           if (needs_catalog_load(*analysis, nullptr)) {
             co_await load_catalog(*analysis);
             awaited = true;
