@@ -1,7 +1,7 @@
 #pragma once
 // The data of the approvals component: a held statement's request, its decisions and status,
 // time-bound grants, and the error type of approval operations. Plain values, no behaviour;
-// persisted by store::ApprovalStore and rendered by approval_json.h.
+// persisted by approval::ApprovalStore and rendered by approval_json.h.
 
 #include <chrono>
 #include <cstdint>

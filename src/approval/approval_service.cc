@@ -9,7 +9,7 @@
 #include "approval/approval_json.h"
 #include "approval/webhook_notifier.h"
 #include "core/hex.h"
-#include "store/approval_store.h"
+#include "approval/approval_store.h"
 
 namespace custos::approval {
 namespace {
@@ -101,7 +101,7 @@ std::string format_duration(std::chrono::milliseconds d) {
 }
 
 ApprovalService::ApprovalService(std::vector<config::Approver> approvers, std::string admin_url,
-                                 store::ApprovalStore* store, WebhookNotifier* notifier,
+                                 ApprovalStore* store, WebhookNotifier* notifier,
                                  std::string instance)
     : approvers_(std::move(approvers)),
       admin_url_(std::move(admin_url)),

@@ -24,12 +24,9 @@
 #include "approval/held_statement.h"
 #include "config/config.h"
 
-namespace custos::store {
-class ApprovalStore;
-}
-
 namespace custos::approval {
 
+class ApprovalStore;
 class WebhookNotifier;
 
 // The longest grant an approver may give.
@@ -43,7 +40,7 @@ class ApprovalService {
   // decidable: their session is gone) and the active grants are loaded (start-up: throws
   // std::runtime_error when the store fails).
   ApprovalService(std::vector<config::Approver> approvers, std::string admin_url,
-                  store::ApprovalStore* store = nullptr, WebhookNotifier* notifier = nullptr,
+                  ApprovalStore* store = nullptr, WebhookNotifier* notifier = nullptr,
                   std::string instance = {});
   ~ApprovalService();
   ApprovalService(const ApprovalService&) = delete;
@@ -108,7 +105,7 @@ class ApprovalService {
   const std::vector<config::Approver> approvers_;
   const std::string admin_url_;
   const std::string instance_;
-  store::ApprovalStore* store_;
+  ApprovalStore* store_;
   WebhookNotifier* notifier_;
 
   std::mutex mu_;

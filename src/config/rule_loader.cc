@@ -4,7 +4,6 @@
 
 #include "config/value_parsers.h"
 #include "core/ascii.h"
-#include "policy/statement_policy.h"
 #include "sql/function_catalog.h"
 #include "sql/kind.h"
 
@@ -125,7 +124,7 @@ std::optional<Rule> load_rule(LoadContext& ctx, const SequenceElement& element) 
     for (const ScalarValue& k : *kinds) {
       rule.kinds.push_back(k.text);
       if (k.text == "readonly") {
-        rule.kind_mask |= policy::readonly_kind_mask();
+        rule.kind_mask |= sql::readonly_kind_mask();
       } else if (k.text.starts_with("function:") && k.text.size() > 9) {
         rule.kind_functions.push_back(
             sql::canonical_function_name(core::ascii_lower(k.text.substr(9))));

@@ -136,14 +136,7 @@ std::string rule_label(int rule) { return rule == 0 ? "default" : "rule " + std:
 
 }  // namespace
 
-uint64_t readonly_kind_mask() {
-  uint64_t m = 0;
-  for (Kind k : {Kind::kSelect, Kind::kShow, Kind::kExplain, Kind::kCopyOut, Kind::kTransaction,
-                 Kind::kSet, Kind::kPrepare, Kind::kExecute, Kind::kDeallocate}) {
-    m |= sql::kind_bit(k);
-  }
-  return m;
-}
+uint64_t readonly_kind_mask() { return sql::readonly_kind_mask(); }
 
 bool guards_target_read_only(const config::Policy& policy) {
   switch (policy.target_read_only) {

@@ -30,4 +30,13 @@ std::optional<Kind> kind_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+uint64_t readonly_kind_mask() {
+  uint64_t m = 0;
+  for (Kind k : {Kind::kSelect, Kind::kShow, Kind::kExplain, Kind::kCopyOut, Kind::kTransaction,
+                 Kind::kSet, Kind::kPrepare, Kind::kExecute, Kind::kDeallocate}) {
+    m |= kind_bit(k);
+  }
+  return m;
+}
+
 }  // namespace custos::sql

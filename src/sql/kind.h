@@ -52,4 +52,8 @@ std::optional<Kind> kind_from_name(std::string_view name);
 // Bit (1 << kind) for kind sets held as masks.
 constexpr uint64_t kind_bit(Kind kind) { return uint64_t{1} << static_cast<int>(kind); }
 
+// The kinds `readonly` stands for in rules: select, show, explain, copy_out, transaction, set,
+// prepare, execute, deallocate (prepare/execute carry the kinds of what they run).
+uint64_t readonly_kind_mask();
+
 }  // namespace custos::sql

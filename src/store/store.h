@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "store/approval_store.h"
+#include "approval/approval_store.h"
 #include "store/key_store.h"
 
 namespace custos::store {
@@ -59,7 +59,7 @@ class Store {
 struct Backend {
   std::unique_ptr<Store> sessions;
   std::unique_ptr<KeyStore> keys;
-  std::unique_ptr<ApprovalStore> approvals;  // held requests, decisions and grants
+  std::unique_ptr<approval::ApprovalStore> approvals;  // held requests, decisions and grants
 };
 
 // All stores of the backend the URL names ("sqlite://PATH": one SQLite file). Anything else is

@@ -9,11 +9,11 @@
 #include <mutex>
 #include <string>
 
-#include "store/approval_store.h"
+#include "approval/approval_store.h"
 
 namespace custos::store {
 
-class SqliteApprovalStore final : public ApprovalStore {
+class SqliteApprovalStore final : public approval::ApprovalStore {
  public:
   // Creates parent directories and the file if needed, and the tables.
   [[nodiscard]] static Result<std::unique_ptr<SqliteApprovalStore>> open(const std::string& path);
