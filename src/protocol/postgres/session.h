@@ -137,6 +137,76 @@ class Session : public server::LiveSession, public std::enable_shared_from_this<
   // Appends frame bytes to out_up_ (or, during skip-until-Sync, drops them).
   // Upstream → client observer (results, errors, ReadyForQuery); forwarding is done by the pump.
   void on_upstream_frame(const Frame& f);
+  // Steps of the relay's pumps and frame handlers (session_relay.cc).
+  // What the client pump does after one message: go on, read more bytes, or stop.
+  enum class ClientStep { kNext, kNeedMore, kStop };
+  // Forwards (or, while skipping to Sync, drops) what client_in_ holds of a streamed message.
+  void forward_client_passthrough();
+  // An incomplete message at the front of client_in_: a CopyData starts streaming through.
+  void start_client_passthrough(core::ByteView readable);
+  // Frames, analyses, judges (holding if need be) and hands on the message in client_in_.
+  asio::awaitable<ClientStep> relay_client_frame(size_t max_message, bool& terminate);
+  // Frames client_in_'s first message again after a wait; false: protocol error (reason set).
+  bool reframe_client(size_t max_message, core::ByteView& readable,
+                      Result<std::optional<Frame>>& decoded);
+  // The refusal of a statement sent after a barrier in the same extended-protocol batch.
+  StatementDecision after_barrier_decision() const;
+  // Flushes out_up_ and waits until no barrier is in flight; false when the relay stops.
+  asio::awaitable<bool> wait_for_barriers();
+  // A Query's or Parse's text analysed with names resolved; `awaited`: a catalog load waited.
+  asio::awaitable<std::shared_ptr<const sql::Analysis>> analyze_client_statement(const Frame& frame,
+                                                                                 bool& awaited);
+  // A held simple Query: flushes out_up_ and waits for approvers; false when the relay stops.
+  asio::awaitable<bool> hold_query(StatementDecision& d, const Frame& frame,
+                                   const sql::Analysis* analysis);
+  // An Execute of a held statement (`held` set) waits for approvers; false: the relay stops.
+  asio::awaitable<bool> hold_execute_for_approval(const Frame& frame, bool& held);
+  // Hands a framed client message to its handler; false (logged, reason set) when it failed.
+  bool dispatch_client_frame(const Frame& current, core::ByteView raw, bool after_barrier,
+                             std::optional<StatementDecision>&& query_decision, bool& terminate,
+                             std::shared_ptr<const sql::Analysis>&& analysis);
+  // Bind: remembers which statement the portal runs.
+  Result<void> on_bind(const Frame& f, core::ByteView raw);
+  // Execute: records the portal's statement and queues its result (describing it if masking).
+  Result<void> on_execute(const Frame& f, core::ByteView raw,
+                          const std::optional<std::string>& described_portal);
+  // Describe: notes a described portal for the Execute that may follow.
+  Result<void> on_describe(const Frame& f, core::ByteView raw);
+  // FunctionCall: judged as a call of an unknown function, then recorded or refused.
+  Result<void> on_function_call(const Frame& f, core::ByteView raw);
+  // Close: forgets the prepared statement or portal.
+  Result<void> on_close_message(const Frame& f, core::ByteView raw);
+  // One upstream read being forwarded: bytes dealt with, and where the unchanged run began.
+  struct UpstreamRead {
+    core::ByteView readable;
+    size_t forward = 0;
+    size_t run_start = 0;
+  };
+  // Ends the run of unchanged bytes at `at` (a segment of the read buffer, if not empty).
+  void end_unchanged_run(const UpstreamRead& read, size_t at);
+  // Adds what was appended to rewritten_ since `from` as a segment (merged with the last).
+  void add_rewritten_segment(size_t from);
+  // Masks the batched rows into rewritten_, before anything after them goes out.
+  void flush_row_batch(core::ByteView readable);
+  // Passes on (or, beyond max_rows, drops) bytes of a DataRow/CopyData streaming through.
+  void skip_upstream_passthrough(UpstreamRead& read, size_t available);
+  // An incomplete upstream message: a row or copy payload starts streaming through.
+  void start_upstream_passthrough(UpstreamRead& read, core::ByteView rest);
+  // Puts a row to mask into row_batch_.
+  void add_to_row_batch(UpstreamRead& read, size_t wire_size);
+  // Forwards one upstream frame as it is, replaced or masked, and observes it.
+  void forward_upstream_frame(UpstreamRead& read, const Frame& frame,
+                              const std::shared_ptr<core::Bytes>& replacement);
+  // Writes one read's segments to the client; false when the client is gone.
+  asio::awaitable<bool> send_segments(core::ByteView readable);
+  // The statement at the front of pending_, or nullptr (a Sync marker or nothing).
+  Pending* front_statement();
+  // CommandComplete, EmptyQueryResponse, PortalSuspended, FunctionCallResponse: records it.
+  void on_statement_result(const Frame& f);
+  // ErrorResponse: records it and drops what the target will skip up to Sync.
+  void on_upstream_error(const Frame& f);
+  // ReadyForQuery: retires pending_ up to its Sync marker; drops a stale catalog.
+  void on_ready_for_query(const Frame& f);
   void record_auth_failure(std::string_view claimed_identity, std::string_view connection,
                            std::string_view reason);
   void set_close_reason(core::CloseReason r);
