@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "mask/masker.h"
-#include "mask/row_rewriter.h"
+#include "protocol/postgres/row_rewriter.h"
 
 namespace {
 
@@ -158,7 +158,7 @@ void rewrite_rows(benchmark::State& state, const MaskPlan& plan,
   for (auto _ : state) {
     for (const auto& row : rows) {
       out.clear();
-      auto r = custos::mask::rewrite_data_row(plan, row, out, counts);
+      auto r = custos::postgres::rewrite_data_row(plan, row, out, counts);
       benchmark::DoNotOptimize(r);
     }
   }

@@ -19,7 +19,7 @@
 #include <hs/hs.h>
 
 #include "mask/masker.h"
-#include "mask/row_rewriter.h"
+#include "protocol/postgres/row_rewriter.h"
 #include "mask/shape_scan.h"
 
 namespace {
@@ -91,7 +91,7 @@ ColumnSource column_from_byte(uint8_t b) {
 void check_data_row(const MaskPlan& plan, const uint8_t* data, size_t size) {
   custos::core::Bytes out = {0xAA};
   MaskCounts counts;
-  auto r = custos::mask::rewrite_data_row(plan, custos::core::ByteView(data, size), out, counts);
+  auto r = custos::postgres::rewrite_data_row(plan, custos::core::ByteView(data, size), out, counts);
   if (!r || !*r) {
     CHECK(out.size() == 1);
     return;
@@ -144,7 +144,7 @@ void check_against_per_cell(const Masker& m, const MaskPlan& plan,
   }
   custos::core::Bytes out;
   MaskCounts counts;
-  auto r = custos::mask::rewrite_data_row(plan, row, out, counts);
+  auto r = custos::postgres::rewrite_data_row(plan, row, out, counts);
   CHECK(r.has_value());
   size_t in_pos = 2;
   size_t out_pos = 7;
@@ -285,7 +285,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   custos::core::Bytes out = {0x55};
   const bool csv = mode & 1;
   const char delim = (mode & 2) ? ',' : '\t';
-  auto c = custos::mask::rewrite_copy_data(plan, csv, delim, rest, out, counts);
+  auto c = custos::postgres::rewrite_copy_data(plan, csv, delim, rest, out, counts);
   if (c && *c) {
     check_frame(out, 1, 'd');
     CHECK(out.back() == '\n');
@@ -295,7 +295,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // 4. As a notice payload and as free text.
   out.clear();
-  auto n = custos::mask::rewrite_notice(m, 'N', rest, out, counts);
+  auto n = custos::postgres::rewrite_notice(m, 'N', rest, out, counts);
   if (n && *n) {
     check_frame(out, 0, 'N');
     CHECK(out.back() == 0);

@@ -26,9 +26,9 @@ std::optional<RowBatchMasker::Failure> RowBatchMasker::mask(
       const core::ByteView raw = readable.subspan(rows[i].offset, rows[i].wire_size);
       const core::ByteView payload = raw.subspan(kFrameHeader);
       const bool copy = raw[0] == 'd';
-      auto changed = copy ? mask::rewrite_copy_data(plan, csv, csv ? ',' : '\t', payload,
+      auto changed = copy ? postgres::rewrite_copy_data(plan, csv, csv ? ',' : '\t', payload,
                                                     piece.out, piece.counts)
-                          : mask::rewrite_data_row(plan, payload, piece.out, piece.counts);
+                          : postgres::rewrite_data_row(plan, payload, piece.out, piece.counts);
       if (!changed) {
         piece.failure = Failure{i, copy, changed.error().message};
         return;

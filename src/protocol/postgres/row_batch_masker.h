@@ -12,7 +12,7 @@
 #include "core/bytes.h"
 #include "core/worker_pool.h"
 #include "mask/mask_counts.h"
-#include "mask/row_rewriter.h"
+#include "protocol/postgres/row_rewriter.h"
 
 namespace custos::postgres {
 

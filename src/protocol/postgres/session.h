@@ -18,7 +18,7 @@
 #include "core/close_reason.h"
 #include "identity/principal.h"
 #include "mask/masker.h"
-#include "mask/row_rewriter.h"
+#include "protocol/postgres/row_rewriter.h"
 #include "net/stream.h"
 #include "policy/statement_policy.h"
 #include "protocol/postgres/cancel_registry.h"

@@ -265,7 +265,7 @@ asio::awaitable<void> Session::plan_for_copy_out(const Frame& f) {
   plan_ = masker_->plan(cols);
   if (plan_->error) {
     plan_error_ = "custos: " + *plan_->error;
-  } else if (auto ok = mask::check_copy_out(*plan_, cr->overall_format == 1); !ok) {
+  } else if (auto ok = postgres::check_copy_out(*plan_, cr->overall_format == 1); !ok) {
     plan_error_ = "custos: " + ok.error().message;
   }
 }
@@ -310,7 +310,7 @@ bool Session::mask_frame(const Frame& f, core::Bytes& out) {
         mask_counts_.add("error_text", "lineage");
         return true;
       }
-      auto changed = mask::rewrite_notice(*masker_, f.type, f.payload, out, mask_counts_);
+      auto changed = postgres::rewrite_notice(*masker_, f.type, f.payload, out, mask_counts_);
       if (changed && *changed) {
         return true;
       }

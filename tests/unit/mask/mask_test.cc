@@ -17,13 +17,19 @@
 
 #include "config/config_loader.h"
 #include "mask/masker.h"
-#include "mask/row_rewriter.h"
+#include "protocol/postgres/row_rewriter.h"
 #include "mask/shape_scan.h"
 #include "mask/strategy.h"
 #include "protocol/postgres/row_batch_masker.h"
 
 namespace custos::mask {
 namespace {
+
+// The PostgreSQL wire side of masking, tested here with the plans it applies.
+using postgres::check_copy_out;
+using postgres::rewrite_copy_data;
+using postgres::rewrite_data_row;
+using postgres::rewrite_notice;
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;

@@ -1,10 +1,13 @@
-#include "mask/row_rewriter.h"
+#include "protocol/postgres/row_rewriter.h"
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
 
-namespace custos::mask {
+namespace custos::postgres {
+
+// The mask layer's plan, counts and strategies are this file's vocabulary.
+using namespace custos::mask;
 namespace {
 
 constexpr size_t kMaxFrame = static_cast<size_t>(std::numeric_limits<int32_t>::max());
@@ -507,4 +510,4 @@ Result<bool> rewrite_notice(const Masker& masker, char type, core::ByteView payl
   return finish_frame(type, body, out);
 }
 
-}  // namespace custos::mask
+}  // namespace custos::postgres
